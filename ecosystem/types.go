@@ -24,6 +24,9 @@ type Ecosystem struct {
 	Channels     []Channel           `yaml:"channels" json:"channels"`
 	Rules        []Rule              `yaml:"rules" json:"rules"`
 	Calibration  []CalibrationTarget `yaml:"calibration,omitempty" json:"calibration,omitempty"`
+
+	// idx backs the lookup methods (Product, Channel, ChannelsFrom, …); see Reindex.
+	idx *lookupIndex
 }
 
 // Holder is a real-name person or merchant who owns accounts.

@@ -444,4 +444,3 @@ func Marshal(e *Ecosystem) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-

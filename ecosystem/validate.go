@@ -13,9 +13,9 @@ import (
 
 // Limits on an ecosystem's contents.
 const (
-	MaxKYCLevel = 3       // identity-verification levels run 0 (none) to 3 (full)
-	MaxIDLength = 128     // longest id of anything
-	MaxEffort   = 100     // most manual steps one hop may take
+	MaxKYCLevel = 3   // identity-verification levels run 0 (none) to 3 (full)
+	MaxIDLength = 128 // longest id of anything
+	MaxEffort   = 100 // most manual steps one hop may take
 	MaxLatency  = 90 * 24 * time.Hour
 )
 

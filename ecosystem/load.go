@@ -1,7 +1,6 @@
 package ecosystem
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -66,7 +66,7 @@ func Load(filename string, data []byte, checks ...Check) (*Ecosystem, error) {
 		return nil, locate(filename, nil, ps)
 	}
 	var e Ecosystem
-	if err := yaml.UnmarshalWithOptions(data, &e, yaml.Strict(), yaml.CustomUnmarshaler(unmarshalTime)); err != nil {
+	if err := yaml.NodeToValue(body, &e, yaml.Strict(), yaml.CustomUnmarshaler(unmarshalTime)); err != nil {
 		return nil, &Error{Problems: []Problem{yamlProblem(filename, err)}}
 	}
 	if err := e.Validate(); err != nil {
@@ -408,8 +408,15 @@ func yamlFields(t reflect.Type) []string {
 	return names
 }
 
+// fieldTypeCache holds yamlFieldTypes per struct type.
+var fieldTypeCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 func yamlFieldTypes(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldTypeCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
+	defer fieldTypeCache.Store(t, out)
 	for i := range t.NumField() {
 		if f := t.Field(i); yamlName(f) != "" {
 			out[yamlName(f)] = f.Type
@@ -430,17 +437,4 @@ func yamlName(f reflect.StructField) string {
 		return strings.ToLower(f.Name)
 	}
 	return tag
-}
-
-// Marshal renders an ecosystem as YAML that Load accepts.
-func Marshal(e *Ecosystem) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf, yaml.IndentSequence(true))
-	if err := enc.Encode(e); err != nil {
-		return nil, fmt.Errorf("marshal ecosystem %s: %w", e.ID, err)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("marshal ecosystem %s: %w", e.ID, err)
-	}
-	return buf.Bytes(), nil
 }

@@ -136,10 +136,6 @@ type Channel struct {
 	To          string            `yaml:"to" json:"to"`     // product id
 	Institution string            `yaml:"institution" json:"institution"`
 	App         string            `yaml:"app,omitempty" json:"app,omitempty"` // default: the operating institution's app
-	// Apps are the apps the holder touches for this hop, in order (e.g. the
-	// bank app to send, then WeChat to confirm); default [App]. The planner
-	// counts app switches across the routes' concatenated sequences.
-	Apps []string `yaml:"apps,omitempty" json:"apps,omitempty"`
 	Via         []string          `yaml:"via,omitempty" json:"via,omitempty"` // clearing institutions the money passes through
 	Fee         money.FeeSchedule `yaml:"fee,omitempty" json:"fee"`
 	// FeeRefundable says whether the fee is returned when the hop fails or is reversed.
@@ -153,6 +149,10 @@ type Channel struct {
 	// Tags are free-form labels rules can match, e.g. "cash_out", "third_party", "official".
 	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
 	Note string   `yaml:"note,omitempty" json:"note,omitempty"`
+	// Apps are the apps the holder touches for this hop, in order (e.g. the
+	// bank app to send, then WeChat to confirm); default [App]. The planner
+	// counts app switches across the routes' concatenated sequences.
+	Apps []string `yaml:"apps,omitempty" json:"apps,omitempty"`
 	// ValidFrom and ValidUntil bound when the channel exists (zero: always).
 	ValidFrom  time.Time `yaml:"valid_from,omitempty" json:"valid_from,omitzero"`
 	ValidUntil time.Time `yaml:"valid_until,omitempty" json:"valid_until,omitzero"`

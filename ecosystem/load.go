@@ -62,8 +62,11 @@ func Load(filename string, data []byte, checks ...Check) (*Ecosystem, error) {
 	if ps.err() == nil {
 		checkShape(body, reflect.TypeOf(Ecosystem{}), "", &ps)
 	}
-	if ps.err() != nil {
+	if body == nil {
 		return nil, locate(filename, nil, ps)
+	}
+	if ps.err() != nil {
+		return nil, locate(filename, body, withValidation(body, ps))
 	}
 	var e Ecosystem
 	if err := yaml.NodeToValue(body, &e, yaml.Strict(), yaml.CustomUnmarshaler(unmarshalTime)); err != nil {
@@ -82,6 +85,43 @@ func Load(filename string, data []byte, checks ...Check) (*Ecosystem, error) {
 	}
 	e.Reindex()
 	return &e, nil
+}
+
+// withValidation adds, to structural problems, what Validate finds when the
+// file still decodes with unknown fields ignored, so that one run reports
+// both kinds. Problems at or under a path already reported are dropped.
+func withValidation(body ast.Node, shape problems) problems {
+	var e Ecosystem
+	if err := yaml.NodeToValue(body, &e, yaml.CustomUnmarshaler(unmarshalTime)); err != nil {
+		return shape
+	}
+	err := e.Validate()
+	if err == nil {
+		return shape
+	}
+	bad := map[string]bool{}
+	for _, p := range shape.list {
+		bad[p.Path] = true
+	}
+	for _, p := range problemsOf(err).list {
+		if !underAny(p.Path, bad) {
+			shape.addAt(p)
+		}
+	}
+	return shape
+}
+
+// underAny reports whether path or one of its parents is in paths.
+func underAny(path string, paths map[string]bool) bool {
+	for {
+		if paths[path] {
+			return true
+		}
+		if path == "" {
+			return false
+		}
+		path = parentPath(path)
+	}
 }
 
 // problemsOf turns Validate's error back into a problem list.
@@ -356,12 +396,25 @@ func checkShape(node ast.Node, t reflect.Type, path string, ps *problems) {
 func checkInt(node ast.Node, at func(string, ...any)) {
 	n, ok := node.(*ast.IntegerNode)
 	if !ok {
+		if isDigits(strings.TrimPrefix(node.String(), "-")) {
+			at("is too large (more than 9223372036854775807)")
+			return
+		}
 		at("must be a whole number")
 		return
 	}
 	if u, ok := n.Value.(uint64); ok && u > math.MaxInt64 {
 		at("is too large (more than 9223372036854775807)")
 	}
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func checkStruct(node ast.Node, t reflect.Type, path string, ps *problems) {
@@ -393,6 +446,11 @@ func suggestField(key string, t reflect.Type) string {
 	names := yamlFields(t)
 	if near := nearest(key, names, 1); len(near) > 0 {
 		return fmt.Sprintf(" (did you mean %q?)", near[0])
+	}
+	for _, name := range names {
+		if len(key) >= 3 && (strings.HasPrefix(name, key) || strings.HasPrefix(key, name)) {
+			return fmt.Sprintf(" (did you mean %q?)", name)
+		}
 	}
 	return " (known: " + strings.Join(names, ", ") + ")"
 }

@@ -1,6 +1,7 @@
 package ecosystem
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -171,7 +172,9 @@ func suggest(id string, candidates []string) []string {
 		if len(out) == MaxSuggestions {
 			break
 		}
-		out = append(out, h.name)
+		if len(out) == 0 || out[len(out)-1] != h.name && !slices.Contains(out, h.name) {
+			out = append(out, h.name)
+		}
 	}
 	return out
 }

@@ -238,7 +238,7 @@ func (v *validator) products() {
 		case !v.institutionIDs[pr.Institution]:
 			v.add(field(p, "institution"), "unknown institution %q", pr.Institution)
 		}
-		if v.id(field(p, "name"), pr.Name) && pr.Institution != "" && pr.ID != "" && pr.ID != pr.Institution+"."+pr.Name {
+		if v.id(field(p, "name"), pr.Name) && v.institutionIDs[pr.Institution] && pr.ID != "" && pr.ID != pr.Institution+"."+pr.Name {
 			v.add(field(p, "id"), "%q must be %q (institution.name)", pr.ID, pr.Institution+"."+pr.Name)
 		}
 		v.oneOf(field(p, "kind"), pr.Kind, ProductKinds, false)

@@ -55,8 +55,8 @@ func TestRegistryList(t *testing.T) {
 	got := testRegistry().List()
 	want := []Info{
 		{ID: "broken", Name: "Broken world", File: "broken.yaml"},
-		{ID: "small", Name: "Small test world", Description: "Two wallets, two banks and a clearing house.", File: "small.yaml"},
-		{ID: "tiny", Name: "Tiny world", Description: "Two wallets, two banks and a clearing house.", File: "tiny.yaml"},
+		{ID: "small", Name: "Small test world", Description: "Two wallets, a bank and a clearing house.", File: "small.yaml"},
+		{ID: "tiny", Name: "Tiny world", Description: "Two wallets, a bank and a clearing house.", File: "tiny.yaml"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("List() = %+v, want %+v", got, want)

@@ -1,0 +1,351 @@
+package route
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+
+	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
+)
+
+// Plan finds the routes that move q.AmountFen from q.From to q.To. It
+// returns a *QueryError naming the field when the query is invalid. Allowed
+// and warned routes that no other allowed or warned route dominates come
+// first, ranked by q.Objective; then refused routes that no other refused
+// route dominates, with the findings that refuse them. See docs/planner.md.
+func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error) {
+	n, err := normalize(eco, q)
+	if err != nil {
+		return nil, err
+	}
+	if rules == nil {
+		rules = NoRules{}
+	}
+	p, err := newPlanner(eco, n, rules)
+	if err != nil {
+		return nil, err
+	}
+	p.lowerBounds()
+	p.search()
+	res := &Result{Query: n.info(eco), Truncated: p.truncated, Search: p.stats}
+	res.Routes = p.finish()
+	return res, nil
+}
+
+// label is a partial route ending at a (product, holder) node.
+type label struct {
+	parent   *label
+	step     *step // the hop that reached this label; nil for the start
+	node     int32
+	holder   int32
+	hops     int
+	amount   int64 // fen moving on after this hop
+	fee      int64 // fen of fees so far
+	mean     float64
+	success  float64
+	switches int
+	effort   int
+	lastApp  string
+	refused  bool
+	dead     bool
+	seq      int
+	priority float64
+}
+
+// criteria are what dominance compares; lower is better on each.
+type criteria struct {
+	fee      int64
+	mean     float64
+	failure  float64
+	switches int
+}
+
+// dominates reports whether a is at least as good as b everywhere and better somewhere.
+func (a criteria) dominates(b criteria) bool {
+	if a.fee > b.fee || a.mean > b.mean || a.failure > b.failure || a.switches > b.switches {
+		return false
+	}
+	return a.fee < b.fee || a.mean < b.mean || a.failure < b.failure || a.switches < b.switches
+}
+
+// Dominates reports whether route a is at least as good as route b on fee,
+// mean time, failure probability and app switches, and better on one.
+func Dominates(a, b *Route) bool { return routeCriteria(a).dominates(routeCriteria(b)) }
+
+func routeCriteria(r *Route) criteria {
+	return criteria{fee: r.FeeFen, mean: r.TimeMeanS, failure: 1 - r.Success, switches: r.AppSwitches}
+}
+
+// candidate is a complete route found by the search.
+type candidate struct {
+	last  *label
+	route *Route
+	crit  criteria
+}
+
+func (c *candidate) refused() bool { return c.route.Verdict == VerdictRefused }
+
+// search runs the best-first multi-criteria label search from the start node.
+func (p *planner) search() {
+	start := &label{node: p.startNode, holder: int32(p.holderIdx[p.q.FromHolder]), amount: p.q.AmountFen, success: 1}
+	p.push(start)
+	for p.queue.Len() > 0 {
+		l := heap.Pop(&p.queue).(*label)
+		if l.dead {
+			continue
+		}
+		p.expand(l)
+	}
+}
+
+// expand extends l along every channel leaving its product.
+func (p *planner) expand(l *label) {
+	if l.hops >= p.q.MaxHops {
+		return
+	}
+	prod := p.productOf(l.node)
+	for _, ch := range p.eco.ChannelsFrom(prod.ID) {
+		if !p.exists(ch) {
+			continue
+		}
+		to := p.prodIdx[ch.To]
+		if l.hops+1+p.lbHops[to] > p.q.MaxHops {
+			continue
+		}
+		for _, h2 := range p.targetHolders(ch, int(l.holder)) {
+			node := p.nodeOf(to, h2)
+			if onPath(l, node) {
+				continue
+			}
+			if p.stats.Labels >= MaxLabels {
+				p.truncated = true
+				return
+			}
+			next, ok := p.extend(l, ch, h2)
+			if !ok {
+				continue
+			}
+			if node == p.targetNode {
+				p.complete(next)
+				continue
+			}
+			p.insert(next)
+		}
+	}
+}
+
+// onPath reports whether node is already on the route ending at l.
+func onPath(l *label, node int32) bool {
+	for ; l != nil; l = l.parent {
+		if l.node == node {
+			return true
+		}
+	}
+	return false
+}
+
+// insert keeps a partial label unless a complete route or a label at the
+// same node dominates it, and queues it.
+func (p *planner) insert(l *label) {
+	prod := p.prodIdx[p.productOf(l.node).ID]
+	lb := criteria{
+		fee:      l.fee,
+		mean:     l.mean + p.lbMean[prod],
+		failure:  1 - l.success*math.Exp(p.lbLogSuccess[prod]),
+		switches: l.switches,
+	}
+	for _, c := range p.front(l.refused) {
+		if c.crit.dominates(lb) {
+			p.stats.Pruned++
+			return
+		}
+	}
+	labels := p.labels[l.node]
+	live := labels[:0]
+	for _, o := range labels {
+		if o.dead {
+			continue
+		}
+		if labelDominates(o, l) {
+			p.stats.Pruned++
+			return
+		}
+		if labelDominates(l, o) {
+			o.dead = true
+			p.stats.Pruned++
+			continue
+		}
+		live = append(live, o)
+	}
+	if len(live) >= MaxLabelsPerNode {
+		p.labels[l.node] = live
+		p.truncated = true
+		p.stats.Pruned++
+		return
+	}
+	p.labels[l.node] = append(live, l)
+	l.priority = l.mean + p.lbMean[prod]
+	p.push(l)
+}
+
+// labelDominates reports whether every extension of b is matched by the same
+// extension of a, at least as good on every criterion: same last app (so the
+// same future switches), same refusal state, the same amount moving on (so
+// the same future fees and limit checks), and every node a visited also
+// visited by b (so every extension simple for b is simple for a).
+func labelDominates(a, b *label) bool {
+	if a.lastApp != b.lastApp || a.refused != b.refused || a.fee != b.fee {
+		return false
+	}
+	if a.mean > b.mean || a.success < b.success || a.switches > b.switches {
+		return false
+	}
+	for x := a; x != nil; x = x.parent {
+		if !onPath(b, x.node) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *planner) push(l *label) {
+	p.stats.Labels++
+	l.seq = p.stats.Labels
+	heap.Push(&p.queue, l)
+}
+
+// complete evaluates a label at the target node as a whole route and keeps
+// it in its group's Pareto front.
+func (p *planner) complete(l *label) {
+	p.stats.Complete++
+	r := p.evaluate(l, p.q.At.IsZero())
+	c := &candidate{last: l, route: r, crit: routeCriteria(r)}
+	refused := c.refused()
+	front := p.front(refused)
+	kept := front[:0]
+	for _, o := range front {
+		if o.crit.dominates(c.crit) {
+			return
+		}
+	}
+	for _, o := range front {
+		if !c.crit.dominates(o.crit) {
+			kept = append(kept, o)
+		}
+	}
+	kept = append(kept, c)
+	if refused {
+		p.refusedFront = kept
+	} else {
+		p.okFront = kept
+	}
+}
+
+func (p *planner) front(refused bool) []*candidate {
+	if refused {
+		return p.refusedFront
+	}
+	return p.okFront
+}
+
+// finish computes full statistics of the kept routes and ranks them.
+func (p *planner) finish() []Route {
+	ok := make([]*Route, 0, len(p.okFront))
+	for _, c := range p.okFront {
+		ok = append(ok, p.evaluate(c.last, false))
+	}
+	refused := make([]*Route, 0, len(p.refusedFront))
+	for _, c := range p.refusedFront {
+		refused = append(refused, p.evaluate(c.last, false))
+	}
+	rank(ok, p.q.Objective)
+	rank(refused, p.q.Objective)
+	out := make([]Route, 0, len(ok)+len(refused))
+	for _, r := range ok {
+		out = append(out, *r)
+	}
+	for _, r := range refused {
+		out = append(out, *r)
+	}
+	return out
+}
+
+// Evaluate returns the statistics, findings and verdict of one pinned route:
+// the channels in order from q.From to q.To. A channel that moves money to
+// another holder moves it to q.ToHolder (or, when that cannot be, to the
+// first merchant holder that may own the destination). It returns a
+// *QueryError for an invalid query or a chain that does not connect.
+func Evaluate(eco *ecosystem.Ecosystem, q Query, channelIDs []string, rules RuleChecker) (*Route, error) {
+	n, err := normalize(eco, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(channelIDs) == 0 {
+		return nil, queryErr("channels", "must name at least one channel")
+	}
+	if len(channelIDs) > MaxHopsCap {
+		return nil, queryErr("channels", "%d channels, more than the %d-hop limit", len(channelIDs), MaxHopsCap)
+	}
+	if rules == nil {
+		rules = NoRules{}
+	}
+	p, err := newPlanner(eco, n, rules)
+	if err != nil {
+		return nil, err
+	}
+	l := &label{node: p.startNode, holder: int32(p.holderIdx[n.FromHolder]), amount: n.AmountFen, success: 1}
+	for i, id := range channelIDs {
+		field := fmt.Sprintf("channels[%d]", i)
+		ch, ok := eco.Channel(id)
+		if !ok {
+			return nil, queryErr(field, "unknown channel %q", id)
+		}
+		if cur := p.productOf(l.node).ID; ch.From != cur {
+			return nil, queryErr(field, "channel %s leaves %s, but the money is at %s", id, ch.From, cur)
+		}
+		if !p.exists(ch) {
+			return nil, queryErr(field, "channel %s does not exist at %s", id, n.At.Format("2006-01-02T15:04:05Z07:00"))
+		}
+		holders := p.targetHolders(ch, int(l.holder))
+		if len(holders) == 0 {
+			return nil, queryErr(field, "channel %s cannot carry money of holder %s to %s", id, p.holders[l.holder].ID, ch.To)
+		}
+		next, ok := p.extend(l, ch, holders[0])
+		if !ok {
+			return nil, queryErr(field, "channel %s would take the whole %d fen left as its fee", id, l.amount)
+		}
+		l = next
+	}
+	if l.node != p.targetNode {
+		prod := p.productOf(l.node)
+		return nil, queryErr("channels", "end at %s of %s, not at %s of %s", prod.ID, p.holders[l.holder].ID, n.To, n.ToHolder)
+	}
+	r := p.evaluate(l, false)
+	r.Score = 0
+	return r, nil
+}
+
+// labelQueue orders labels by priority (a lower bound of the mean time),
+// then by creation order.
+type labelQueue []*label
+
+func (q labelQueue) Len() int { return len(q) }
+func (q labelQueue) Less(i, j int) bool {
+	if q[i].priority != q[j].priority {
+		return q[i].priority < q[j].priority
+	}
+	return q[i].seq < q[j].seq
+}
+func (q labelQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *labelQueue) Push(x any)   { *q = append(*q, x.(*label)) }
+func (q *labelQueue) Pop() any {
+	old := *q
+	l := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return l
+}
+
+// hopFindings returns the findings of a label's own hop.
+func (l *label) hopFindings() []compliance.Finding { return l.step.findings }

@@ -240,6 +240,9 @@ type CalibrationTarget struct {
 	Max       *float64 `yaml:"max,omitempty" json:"max,omitempty"`
 	Tolerance float64  `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
 	Relative  bool     `yaml:"relative,omitempty" json:"relative,omitempty"` // tolerance is a fraction of Value
+	// Quantile is the probability (0 to 1) of a quantile metric such as
+	// hop_time_quantile: 0 is the hop's fastest time, 0.95 its 95th percentile.
+	Quantile *float64 `yaml:"quantile,omitempty" json:"quantile,omitempty"`
 }
 
 // Query is "move AmountYuan from product From of the default holder to

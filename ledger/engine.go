@@ -52,9 +52,10 @@ type Engine struct {
 	clock Clock
 	opts  Options
 
-	m       *machine // owned by the writer goroutine
-	in      chan *submission
-	commits chan *commitGroup
+	m        *machine // owned by the writer goroutine
+	in       chan *submission
+	commits  chan *commitGroup
+	recycled chan *CommitRecord // committed records back to the writer for reuse
 
 	closeMu  sync.RWMutex
 	closed   bool
@@ -110,6 +111,7 @@ func Open(ctx context.Context, store Store, clock Clock, opts Options) (*Engine,
 		store: store, clock: clock, opts: opts, m: m,
 		in:       make(chan *submission, opts.QueueDepth),
 		commits:  make(chan *commitGroup, 1),
+		recycled: make(chan *CommitRecord, 2),
 		stopTick: make(chan struct{}),
 	}
 	e.view = view{idx: make(map[AccountID]int32, len(m.accs)), accs: make([]Account, len(m.accs)),
@@ -250,6 +252,11 @@ func (e *Engine) writer() {
 				break fill
 			}
 		}
+		select {
+		case r := <-e.recycled:
+			e.m.recycle(r)
+		default:
+		}
 		g.rec = e.m.finishGroup(e.clock.Now().UnixNano())
 		e.commits <- g
 	}
@@ -286,6 +293,12 @@ func (e *Engine) committer() {
 				s.result.CommitSeq = seq
 			}
 			close(s.done)
+		}
+		if err == nil && g.rec != nil {
+			select {
+			case e.recycled <- g.rec:
+			default:
+			}
 		}
 	}
 }
@@ -425,10 +438,10 @@ func (l *loader) VisitAccount(a Account) error {
 
 func (l *loader) VisitTransfer(t Transfer) error {
 	m := (*machine)(l)
-	if _, dup := m.index[t.ID]; dup || t.ID == 0 {
+	if _, dup := m.index.get(t.ID); dup || t.ID == 0 {
 		return fmt.Errorf("%w: transfer %d listed twice or zero", ErrCorrupt, t.ID)
 	}
-	m.index[t.ID] = tEntry{fp: fingerprintOf(&t), ts: t.Timestamp, state: t.State, flags: t.Flags}
+	m.index.put(t.ID, tEntry{fp: fingerprintOf(&t), ts: t.Timestamp, state: t.State, flags: t.Flags})
 	if t.Key != "" {
 		m.keys[t.Key] = t.ID
 	}

@@ -19,7 +19,7 @@ type machine struct {
 	dirtyList []int32
 	group     uint64
 
-	index    map[TransferID]tEntry
+	index    idTable
 	keys     map[string]TransferID
 	pending  map[TransferID]*pend
 	expiries pendHeap
@@ -30,7 +30,8 @@ type machine struct {
 	lastSeq    uint64
 	lastRecSeq uint64
 
-	rec CommitRecord // being built for the current group
+	rec  CommitRecord    // being built for the current group
+	free []*CommitRecord // committed records whose slices can be reused
 
 	// undo is non-nil while applying a unit that must commit all or none.
 	undo     []undoEntry
@@ -60,7 +61,6 @@ type pend struct {
 func newMachine() *machine {
 	return &machine{
 		accIdx:   map[AccountID]int32{},
-		index:    map[TransferID]tEntry{},
 		keys:     map[string]TransferID{},
 		pending:  map[TransferID]*pend{},
 		counters: map[string]int64{},
@@ -98,9 +98,9 @@ func (m *machine) expire(now int64) {
 		p := m.expiries.pop()
 		delete(m.pending, p.id)
 		m.release(p)
-		e := m.index[p.id]
+		e, _ := m.index.get(p.id)
 		e.state = StateExpired
-		m.index[p.id] = e
+		m.index.put(p.id, e)
 		m.rec.StateChanges = append(m.rec.StateChanges, StateChange{ID: p.id, State: StateExpired})
 	}
 }
@@ -214,7 +214,7 @@ func (m *machine) transfer(t *Transfer, now int64) Result {
 		return Result{Code: code}
 	}
 	fp := fingerprintOf(t)
-	if e, ok := m.index[t.ID]; ok {
+	if e, ok := m.index.get(t.ID); ok {
 		if e.fp != fp {
 			return Result{Code: ResultIDExistsWithDifferentFields}
 		}
@@ -222,7 +222,7 @@ func (m *machine) transfer(t *Transfer, now int64) Result {
 	}
 	if t.Key != "" {
 		if id, ok := m.keys[t.Key]; ok {
-			e := m.index[id]
+			e, _ := m.index.get(id)
 			if e.fp != fp {
 				return Result{Code: ResultKeyReusedWithDifferentFields}
 			}
@@ -394,7 +394,7 @@ func creditShare(c *Account, amount, moved int64) {
 
 // resolvePending applies a post or void transfer.
 func (m *machine) resolvePending(t *Transfer, fp fingerprint, now int64) Result {
-	e, ok := m.index[t.PendingID]
+	e, ok := m.index.get(t.PendingID)
 	switch {
 	case !ok:
 		return Result{Code: ResultPendingNotFound}
@@ -450,13 +450,13 @@ func (m *machine) setState(id TransferID, old tEntry, state TransferState) {
 	}
 	e := old
 	e.state = state
-	m.index[id] = e
+	m.index.put(id, e)
 	m.rec.StateChanges = append(m.rec.StateChanges, StateChange{ID: id, State: state})
 }
 
 // record indexes a newly accepted transfer and adds it to the commit.
 func (m *machine) record(t *Transfer, fp fingerprint) {
-	m.index[t.ID] = tEntry{fp: fp, ts: t.Timestamp, state: t.State, flags: t.Flags}
+	m.index.put(t.ID, tEntry{fp: fp, ts: t.Timestamp, state: t.State, flags: t.Flags})
 	if t.Key != "" {
 		m.keys[t.Key] = t.ID
 	}
@@ -555,12 +555,12 @@ func (m *machine) rollbackUnit() {
 			m.accs = m.accs[:u.acc]
 			m.dirty = m.dirty[:u.acc]
 		case undoIndex:
-			delete(m.index, u.id)
+			m.index.del(u.id)
 			if u.key != "" {
 				delete(m.keys, u.key)
 			}
 		case undoState:
-			m.index[u.id] = u.entry
+			m.index.put(u.id, u.entry)
 		case undoPendAdd:
 			delete(m.pending, u.p.id)
 			m.expiries.remove(u.p)
@@ -724,6 +724,12 @@ func (m *machine) addRecords(rs []Record) {
 func (m *machine) finishGroup(now int64) *CommitRecord {
 	rec := m.rec
 	m.rec = CommitRecord{}
+	if n := len(m.free); n > 0 {
+		old := m.free[n-1]
+		m.free = m.free[:n-1]
+		m.rec.Transfers, m.rec.StateChanges = old.Transfers[:0], old.StateChanges[:0]
+		rec.Accounts = old.Accounts[:0]
+	}
 	for _, i := range m.dirtyList {
 		if int(i) < len(m.accs) && m.dirty[i] == m.group {
 			rec.Accounts = append(rec.Accounts, m.accs[i])
@@ -752,9 +758,21 @@ func (m *machine) finishGroup(now int64) *CommitRecord {
 	}
 	m.lastSeq++
 	rec.Seq = m.lastSeq
+
 	rec.Timestamp = max(now, m.lastTs)
 	for i := range rec.Records {
 		rec.Records[i].CommitSeq = rec.Seq
 	}
 	return &rec
+}
+
+// recycle hands back a committed record so its slices can be reused (the
+// store must not keep them; Store.Commit says so). nil is ignored.
+func (m *machine) recycle(rec *CommitRecord) {
+	if rec == nil || len(m.free) >= 2 {
+		return
+	}
+	clear(rec.Transfers) // drop references to metadata and keys
+	clear(rec.Accounts)
+	m.free = append(m.free, rec)
 }

@@ -82,6 +82,8 @@ type Store interface {
 	// survives a crash (fsync'd); when it returns an error, the store holds
 	// either all of c or none of it, and the engine stops (reopen to learn
 	// which). Errors: ErrCommitOrder, ErrStoreClosed, the underlying I/O error.
+	// Added: Commit must not keep c or its slices after it returns (the
+	// engine reuses them); copy what it keeps.
 	Commit(ctx context.Context, c *CommitRecord) error
 
 	// Transfer returns the committed transfer id. Errors: ErrNotFound,

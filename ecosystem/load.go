@@ -47,7 +47,16 @@ func LoadFile(path string, checks ...Check) (*Ecosystem, error) {
 // ("30m", "2h30m"); times are RFC 3339 or YYYY-MM-DD. On failure it returns an
 // *Error listing every problem found, each as "file:line:column: path: reason".
 // The checks run after the built-in validation finds nothing wrong.
-func Load(filename string, data []byte, checks ...Check) (*Ecosystem, error) {
+func Load(filename string, data []byte, checks ...Check) (e *Ecosystem, err error) {
+	defer func() { // the YAML library is outside code: never let its panic escape
+		if r := recover(); r != nil {
+			e, err = nil, &Error{Problems: []Problem{{File: filename, Reason: fmt.Sprintf("the YAML parser failed on this input (%v)", r)}}}
+		}
+	}()
+	return load(filename, data, checks)
+}
+
+func load(filename string, data []byte, checks []Check) (*Ecosystem, error) {
 	if filename == "" {
 		filename = "<input>"
 	}

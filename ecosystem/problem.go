@@ -38,7 +38,8 @@ func (p Problem) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(p.Reason)
-	return b.String()
+	return strings.ReplaceAll(b.String(), "\n", `\n`) // one problem, one line
+
 }
 
 // Error lists every problem found in one ecosystem, in file order when

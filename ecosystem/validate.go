@@ -352,6 +352,11 @@ func (v *validator) channel(p string, c *Channel) {
 	if c.Effort < 0 || c.Effort > MaxEffort {
 		v.add(field(p, "effort"), "must be between 0 and %d (0 means the default, 1)", MaxEffort)
 	}
+	for j, app := range c.Apps {
+		if strings.TrimSpace(app) == "" {
+			v.add(elem(field(p, "apps"), j), "must name an app")
+		}
+	}
 	if !c.ValidFrom.IsZero() && !c.ValidUntil.IsZero() && !c.ValidFrom.Before(c.ValidUntil) {
 		v.add(field(p, "valid_until"), "must be later than valid_from (%s)", c.ValidFrom.Format(time.RFC3339))
 	}
@@ -487,6 +492,9 @@ func (v *validator) calibration() {
 		}
 		if c.Tolerance < 0 {
 			v.add(field(p, "tolerance"), "must be ≥ 0")
+		}
+		if c.Quantile != nil && !(*c.Quantile >= 0 && *c.Quantile <= 1) {
+			v.add(field(p, "quantile"), "%v must be a probability in [0, 1]", *c.Quantile)
 		}
 		if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
 			v.add(field(p, "max"), "must be ≥ min (%v)", *c.Min)

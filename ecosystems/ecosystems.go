@@ -23,11 +23,9 @@ import (
 // Default is the bundled world every command uses when none is named.
 const Default = "cn-2023"
 
-// bundled holds this directory's files; only top-level *.yaml files are worlds.
-// (The pattern is "*" rather than "*.yaml" so the package builds before the
-// first world file lands; List and Load read only *.yaml.)
+// bundled holds this directory's world files.
 //
-//go:embed *
+//go:embed *.yaml
 var bundled embed.FS
 
 // ErrUnknown is returned (wrapped) when a name is neither a bundled world nor a file.

@@ -51,6 +51,13 @@ func New(fsys fs.FS, checks ...ecosystem.Check) *Registry {
 	return &Registry{fsys: fsys, checks: checks}
 }
 
+// With returns a registry over the same files whose loads also run checks
+// (for example calibrate.Validate, which this package cannot import without
+// making the planner's tests circular).
+func (r *Registry) With(checks ...ecosystem.Check) *Registry {
+	return &Registry{fsys: r.fsys, checks: append(append([]ecosystem.Check{}, r.checks...), checks...)}
+}
+
 // Bundled is the registry of worlds compiled into the binary, whose rules are
 // compiled by the compliance package on load.
 var Bundled = New(bundled, compliance.LoadCheck)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paybridge/paybridge/calibrate"
 	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/ecosystems"
 	"github.com/paybridge/paybridge/money"
@@ -37,6 +38,10 @@ bundled name or the path of your own file.`,
 	RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 }
 
+// ecosystemRegistry resolves --ecosystem for the ecosystem commands: the
+// bundled worlds, with rules compiled and calibration targets checked on load.
+var ecosystemRegistry = ecosystems.Bundled.With(calibrate.Validate)
+
 func init() {
 	ecosystemCmd.AddCommand(newEcosystemValidateCmd(), newEcosystemShowCmd(), newEcosystemListCmd(), newEcosystemGenerateCmd())
 	root.AddCommand(ecosystemCmd)
@@ -46,7 +51,7 @@ func init() {
 // its errors into what the CLI prints: every problem of an invalid file on its
 // own line on stderr, then a one-line usage error (exit 2).
 func resolveEcosystemFlag(stderr io.Writer, flag, nameOrPath string) (*ecosystem.Ecosystem, error) {
-	e, err := ecosystems.Resolve(nameOrPath)
+	e, err := ecosystemRegistry.Resolve(nameOrPath)
 	if err == nil {
 		return e, nil
 	}
@@ -128,7 +133,7 @@ func validateJSON(w io.Writer, nameOrPath string) error {
 		Counts   *ecosystemCounts    `json:"counts,omitempty"`
 		Problems []ecosystem.Problem `json:"problems"`
 	}{Problems: []ecosystem.Problem{}}
-	e, err := ecosystems.Resolve(nameOrPath)
+	e, err := ecosystemRegistry.Resolve(nameOrPath)
 	var ee *ecosystem.Error
 	switch {
 	case err == nil:

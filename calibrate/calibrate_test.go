@@ -66,7 +66,10 @@ func TestMisSetWorldFails(t *testing.T) {
 		{"one app per hop", func(e *ecosystem.Ecosystem) { channel(e, "icbc_online_banking_to_wechat").Apps = []string{"WeChat"} }, []string{"forced_path_app_switches"}},
 		{"no minimum fee", func(e *ecosystem.Ecosystem) { channel(e, "alipay_withdraw").Fee.MinFen = 0 }, []string{"huabei_official_fee_minimum"}},
 		{"WeChat cap lifted", func(e *ecosystem.Ecosystem) { channel(e, "wechat_withdraw").Limits.PerTxnFen = 0 }, []string{"wechat_withdraw_cap"}},
-		{"intermediary cheap", func(e *ecosystem.Ecosystem) { channel(e, "huabei_via_movemoney").Fee.FixedFen = 0; channel(e, "huabei_via_movemoney").Fee.RateBps = 500 },
+		{"intermediary cheap", func(e *ecosystem.Ecosystem) {
+			channel(e, "huabei_via_movemoney").Fee.FixedFen = 0
+			channel(e, "huabei_via_movemoney").Fee.RateBps = 500
+		},
 			[]string{"intermediary_cost"}},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paybridge/paybridge/risk"
+	"github.com/paybridge/paybridge/risk/dataset"
+	"github.com/paybridge/paybridge/risk/eval"
+)
+
+var riskCmd = &cobra.Command{
+	Use:   "risk",
+	Short: "Replay, evaluate and review the cross-platform risk engine",
+	Long: `risk runs paybridge's streaming risk engine (features, pattern detectors,
+CEL rules) over transaction files, measures it on labelled data and manages
+the cases its alerts open.
+
+Formats: paysim (CSV), ibm-aml (CSV, optional --patterns answer key),
+amlsim (a folder with transactions.csv and nodes.csv) and paybridge (JSONL
+of risk events, see docs/risk.md). The bundled rule file is used unless
+--rules names another.`,
+	Example: `  paybridge risk eval --format paysim ../shared/data/risk/paysim-sample.csv
+  paybridge risk scan --format ibm-aml ../shared/data/risk/ibm-aml-hi-small-sample.csv --db risk.db
+  paybridge risk cases --db risk.db
+  paybridge risk resolve 3 --state confirmed --reason "cycle through known mules" --db risk.db`,
+}
+
+func init() {
+	riskCmd.AddCommand(riskEvalCmd())
+	root.AddCommand(riskCmd)
+}
+
+// loadRiskData loads FILEs of one format into one time-ordered set.
+func loadRiskData(format string, files []string) (*dataset.Set, error) {
+	if !riskContains(dataset.Formats, format) {
+		return nil, usageErrorf("--format: %q is not one of %s", format, strings.Join(dataset.Formats, ", "))
+	}
+	if len(files) == 0 {
+		return nil, usageErrorf("FILE: give at least one data file (or folder for amlsim)")
+	}
+	var all *dataset.Set
+	for _, name := range files {
+		s, err := loadRiskFile(format, name)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = s
+			continue
+		}
+		all.Events = append(all.Events, s.Events...)
+		for a := range s.Accounts {
+			all.Accounts[a] = true
+		}
+		for a := range s.PositiveAccounts {
+			all.PositiveAccounts[a] = true
+		}
+	}
+	if len(files) > 1 {
+		sort.SliceStable(all.Events, func(i, j int) bool { return all.Events[i].Time.Before(all.Events[j].Time) })
+	}
+	return all, nil
+}
+
+func loadRiskFile(format, name string) (*dataset.Set, error) {
+	if format == "amlsim" {
+		st, err := os.Stat(name)
+		if err != nil {
+			return nil, usageErrorf("FILE %s: %v", name, errors.Unwrap(err))
+		}
+		if !st.IsDir() {
+			return nil, usageErrorf("FILE %s: --format amlsim needs a folder holding transactions.csv and nodes.csv", name)
+		}
+		s, err := dataset.LoadAMLSim(name)
+		if err != nil {
+			return nil, usageErrorf("%s: %v", name, err)
+		}
+		return s, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, usageErrorf("FILE %s: %v", name, errors.Unwrap(err))
+	}
+	defer f.Close()
+	var s *dataset.Set
+	switch format {
+	case "paysim":
+		s, err = dataset.LoadPaySim(f)
+	case "ibm-aml":
+		s, err = dataset.LoadIBM(f)
+	default:
+		s, err = dataset.LoadJSONL(f)
+	}
+	if err != nil {
+		return nil, usageErrorf("%s: %v", name, err)
+	}
+	return s, nil
+}
+
+func riskContains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// riskLoadRules reads --rules FILE or the bundled default.
+func riskLoadRules(path string) (*risk.RuleSet, error) {
+	if path == "" {
+		return risk.DefaultRules(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("--rules %s: %v", path, errors.Unwrap(err))
+	}
+	rs, err := risk.ParseRules(b)
+	if err != nil {
+		return nil, usageErrorf("--rules %s: %v", path, err)
+	}
+	return rs, nil
+}
+
+func riskEvalCmd() *cobra.Command {
+	var format, patterns, rules string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "eval --format paysim|ibm-aml|amlsim|paybridge FILE...",
+		Short: "Replay labelled data through the engine and print precision, recall and F1",
+		Long: `eval replays labelled transactions through the same engine and rules used
+live, then scores its alerts against the labels. A transaction counts as
+flagged when its own decision alerts or when it is a member of a pattern an
+alerting decision explains. Accounts count as flagged when they are a party
+to a flagged transaction (AMLSim: the answer key is nodes.csv isFraud).
+
+It prints precision, recall and F1 at transaction and account level, recall
+per pattern family (with --patterns for IBM: mean per-pattern recall over
+the patterns wholly inside the sample), alerts per 1,000 transactions,
+events per second and the p99 decision latency.`,
+		Example: `  paybridge risk eval --format paysim ../shared/data/risk/paysim-sample.csv
+  paybridge risk eval --format ibm-aml ../shared/data/risk/ibm-aml-hi-small-sample.csv \
+      --patterns ../shared/data/risk/ibm-aml-hi-small-patterns.csv --json
+  paybridge risk eval --format amlsim ./amlsim-out/`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := loadRiskData(format, args)
+			if err != nil {
+				return err
+			}
+			var pats []dataset.IBMPatternTx
+			if patterns != "" {
+				if format != "ibm-aml" {
+					return usageErrorf("--patterns: only applies to --format ibm-aml")
+				}
+				f, err := os.Open(patterns)
+				if err != nil {
+					return usageErrorf("--patterns %s: %v", patterns, errors.Unwrap(err))
+				}
+				pats, err = dataset.LoadIBMPatterns(f)
+				f.Close()
+				if err != nil {
+					return usageErrorf("--patterns %s: %v", patterns, err)
+				}
+			}
+			rs, err := riskLoadRules(rules)
+			if err != nil {
+				return err
+			}
+			rep, err := eval.Run(set, risk.NewEngine(rs), pats, nil)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return riskWriteJSON(cmd.OutOrStdout(), rep)
+			}
+			riskPrintReport(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "", "input format: paysim, ibm-aml, amlsim or paybridge (required)")
+	c.Flags().StringVar(&patterns, "patterns", "", "IBM patterns answer key CSV (ibm-aml only)")
+	c.Flags().StringVar(&rules, "rules", "", "rule file (default: the bundled risk/rules/default.yaml)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+func riskWriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func riskPrintReport(w io.Writer, r *eval.Report) {
+	fmt.Fprintf(w, "format %s: %d events, %d positives, %d alerts (%.2f per 1,000)\n", r.Format, r.Events, r.Positives, r.Alerts, r.AlertsPer1000)
+	for _, row := range []struct {
+		name string
+		s    eval.Score
+	}{{"transactions", r.Transactions}, {"accounts", r.Accounts}} {
+		fmt.Fprintf(w, "%-13s precision %.3f  recall %.3f  F1 %.3f  (tp %d, fp %d, fn %d)\n", row.name, row.s.Precision, row.s.Recall, row.s.F1, row.s.TP, row.s.FP, row.s.FN)
+	}
+	names := make([]string, 0, len(r.Families))
+	for n := range r.Families {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f := r.Families[n]
+		fmt.Fprintf(w, "family %-15s recall %.3f over %d whole patterns (%d detected); rows in sample %d, row recall %.3f\n", n, f.Recall, f.Patterns, f.Detected, f.Rows, f.RowsRecall)
+	}
+	hits := make([]string, 0, len(r.RuleHits))
+	for id, n := range r.RuleHits {
+		hits = append(hits, fmt.Sprintf("%s=%d", id, n))
+	}
+	sort.Strings(hits)
+	fmt.Fprintf(w, "rule hits: %s\n", strings.Join(hits, " "))
+	fmt.Fprintf(w, "throughput %.0f events/s, p99 decision latency %.4f ms\n", r.EventsPerSecond, r.DecisionP99Ms)
+}

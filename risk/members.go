@@ -1,0 +1,95 @@
+package risk
+
+import "time"
+
+// pattern builds the explanation of family for the current event e from the
+// graph as it is before e is recorded.
+func (en *Engine) pattern(family string, e *Event, uID, vID uint32, hasU, hasV bool) *Pattern {
+	g := en.g
+	win := max(e.Time.Unix(), en.now) - int64(PatternWindow/time.Second)
+	p := &Pattern{Family: family}
+	add := func(m Member) {
+		if len(p.Members) >= MaxPatternMembers {
+			return
+		}
+		p.Members = append(p.Members, m)
+		for _, h := range []string{m.From, m.To} {
+			if !containsString(p.Holders, h) {
+				p.Holders = append(p.Holders, h)
+			}
+		}
+	}
+	fromEdge := func(from uint32, ed *edge) Member {
+		return Member{TxID: ed.tx, From: g.nodes[from].key, To: g.nodes[ed.peer].key, Time: time.Unix(ed.t, 0).UTC(), AmountMinor: ed.amount, Currency: ed.cur}
+	}
+	toEdge := func(to uint32, ed *edge) Member {
+		return Member{TxID: ed.tx, From: g.nodes[ed.peer].key, To: g.nodes[to].key, Time: time.Unix(ed.t, 0).UTC(), AmountMinor: ed.amount, Currency: ed.cur}
+	}
+	outs := func(id uint32) {
+		for i := range g.nodes[id].out {
+			if ed := &g.nodes[id].out[i]; ed.t >= win && g.live(ed) {
+				add(fromEdge(id, ed))
+			}
+		}
+	}
+	ins := func(id uint32) {
+		for i := range g.nodes[id].in {
+			if ed := &g.nodes[id].in[i]; ed.t >= win && g.live(ed) {
+				add(toEdge(id, ed))
+			}
+		}
+	}
+	switch family {
+	case FamilyCycle:
+		for _, st := range en.s.path {
+			add(fromEdge(st.from, &st.e))
+		}
+	case FamilyFanOut:
+		if hasU {
+			outs(uID)
+		}
+	case FamilyFanIn:
+		if hasV {
+			ins(vID)
+		}
+	case FamilyGatherScatter:
+		if hasU {
+			ins(uID)
+			outs(uID)
+		}
+	case FamilyScatterGather:
+		if hasU && hasV {
+			en.scatterGatherMembers(uID, vID, win, add, fromEdge, toEdge)
+		}
+	case FamilyMuleChain:
+		m := en.s.mule
+		add(Member{TxID: m.tx, From: m.from, To: m.to, Time: time.Unix(m.t, 0).UTC(), AmountMinor: m.amount, Currency: m.cur})
+	}
+	add(Member{TxID: e.ID, From: e.fromHolder(), To: e.toHolder(), Time: e.Time, AmountMinor: e.AmountMinor, Currency: e.Currency})
+	return p
+}
+
+// scatterGatherMembers lists source → intermediary and intermediary → receiver edges.
+func (en *Engine) scatterGatherMembers(uID, vID uint32, win int64, add func(Member), fromEdge, toEdge func(uint32, *edge) Member) {
+	g := en.g
+	src := en.s.sgBest
+	mids := []uint32{uID}
+	for i := range g.nodes[src].out {
+		ed := &g.nodes[src].out[i]
+		if ed.t < win || !g.live(ed) {
+			continue
+		}
+		if ed.peer == uID || containsID(en.s.srcs, ed.peer) {
+			add(fromEdge(src, ed))
+			if !containsID(mids, ed.peer) {
+				mids = append(mids, ed.peer)
+			}
+		}
+	}
+	for i := range g.nodes[vID].in {
+		ed := &g.nodes[vID].in[i]
+		if ed.t >= win && g.live(ed) && containsID(mids, ed.peer) {
+			add(toEdge(vID, ed))
+		}
+	}
+}

@@ -292,3 +292,40 @@ func TestDocsNameEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestDocExamplesCompile compiles every expression in docs/compliance.md's
+// cel block (comment lines name the scope; indented lines continue one).
+func TestDocExamplesCompile(t *testing.T) {
+	doc, err := readDoc()
+	if err != nil {
+		t.Skipf("docs/compliance.md not readable: %v", err)
+	}
+	_, block, ok := strings.Cut(doc, "```cel\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("docs/compliance.md has no ```cel block")
+	}
+	var exprs []ecosystem.Rule
+	scope := ""
+	for _, line := range strings.Split(block, "\n") {
+		switch {
+		case strings.HasPrefix(line, "// Hop"):
+			scope = "hop"
+		case strings.HasPrefix(line, "// Route"):
+			scope = "route"
+		case strings.TrimSpace(line) == "":
+		case strings.HasPrefix(line, " ") && len(exprs) > 0:
+			exprs[len(exprs)-1].When += " " + strings.TrimSpace(line)
+		default:
+			exprs = append(exprs, rule("doc", scope, line, "warn", false))
+		}
+	}
+	if len(exprs) < 8 {
+		t.Fatalf("found %d examples", len(exprs))
+	}
+	for _, r := range exprs {
+		if ps := Validate([]ecosystem.Rule{r}); len(ps) > 0 {
+			t.Errorf("example %q (%s): %v", r.When, r.Scope, ps)
+		}
+	}
+}

@@ -106,6 +106,12 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, w: w}
+	if opts.MustExist {
+		if err := checkLedgerFile(w, path); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+	}
 	if err := s.init(); err != nil {
 		s.closeAll()
 		return nil, err
@@ -137,6 +143,25 @@ func openWriter(path string, flags sqlite3.OpenFlag) (*sqlite3.Conn, error) {
 		return nil, fmt.Errorf("open ledger database %s: not a usable SQLite file: %w", path, err)
 	}
 	return w, nil
+}
+
+// ErrNotLedger is returned by Open with MustExist for a file that is not a
+// ledger database (no schema version table), so that opening it changes nothing.
+var ErrNotLedger = errors.New("not a paybridge ledger database")
+
+func checkLedgerFile(w *sqlite3.Conn, path string) error {
+	st, _, err := w.Prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('goose_db_version', 'commits')`)
+	if err != nil {
+		return fmt.Errorf("open ledger database %s: %w", path, err)
+	}
+	defer st.Close()
+	if !st.Step() {
+		return fmt.Errorf("open ledger database %s: %w", path, st.Err())
+	}
+	if st.ColumnInt(0) != 2 {
+		return fmt.Errorf("open ledger database %s: %w", path, ErrNotLedger)
+	}
+	return nil
 }
 
 // dsn is the database/sql data source name for path with the given query.

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/paybridge/paybridge/compliance"
 	"github.com/paybridge/paybridge/ecosystem"
@@ -30,7 +32,40 @@ func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error)
 	p.search()
 	res := &Result{Query: n.info(eco), Truncated: p.truncated, Search: p.stats}
 	res.Routes = p.finish()
+	if alt := alternativeSource(eco, n); alt != "" && !anyAllowed(res.Routes) {
+		q2 := q
+		q2.From = alt
+		if res.Alternative, err = Plan(eco, q2, rules); err != nil {
+			res.Alternative = nil
+		}
+	}
 	return res, nil
+}
+
+// alternativeSource is, for a query from a consumer-credit product, the
+// first (by id) cash-withdrawable product at the same institution the holder
+// may own, other than the destination; "" otherwise.
+func alternativeSource(eco *ecosystem.Ecosystem, n *normalized) string {
+	if n.from.Kind != ecosystem.ProductCredit {
+		return ""
+	}
+	for _, id := range eco.ProductIDs() {
+		p, _ := eco.Product(id)
+		if p.Institution == n.from.Institution && p.CashWithdrawable && p.Kind != ecosystem.ProductCredit &&
+			canOwn(n.fromHolder, p) && !(p.ID == n.to.ID && n.FromHolder == n.ToHolder) {
+			return p.ID
+		}
+	}
+	return ""
+}
+
+func anyAllowed(routes []Route) bool {
+	for _, r := range routes {
+		if r.Verdict != VerdictRefused {
+			return true
+		}
+	}
+	return false
 }
 
 // label is a partial route ending at a (product, holder) node.
@@ -45,12 +80,14 @@ type label struct {
 	mean     float64
 	success  float64
 	switches int
+	requires int // require findings so far
 	effort   int
 	lastApp  string
-	refused  bool
-	dead     bool
-	seq      int
-	priority float64
+	// refusedBy lists the rules that refused a hop so far ("" when none), sorted.
+	refusedBy string
+	dead      bool
+	seq       int
+	priority  float64
 }
 
 // criteria are what dominance compares; lower is better on each.
@@ -59,22 +96,23 @@ type criteria struct {
 	mean     float64
 	failure  float64
 	switches int
+	requires int
 }
 
 // dominates reports whether a is at least as good as b everywhere and better somewhere.
 func (a criteria) dominates(b criteria) bool {
-	if a.fee > b.fee || a.mean > b.mean || a.failure > b.failure || a.switches > b.switches {
+	if a.fee > b.fee || a.mean > b.mean || a.failure > b.failure || a.switches > b.switches || a.requires > b.requires {
 		return false
 	}
-	return a.fee < b.fee || a.mean < b.mean || a.failure < b.failure || a.switches < b.switches
+	return a.fee < b.fee || a.mean < b.mean || a.failure < b.failure || a.switches < b.switches || a.requires < b.requires
 }
 
 // Dominates reports whether route a is at least as good as route b on fee,
-// mean time, failure probability and app switches, and better on one.
+// mean time, failure probability, app switches and requirements, and better on one.
 func Dominates(a, b *Route) bool { return routeCriteria(a).dominates(routeCriteria(b)) }
 
 func routeCriteria(r *Route) criteria {
-	return criteria{fee: r.FeeFen, mean: r.TimeMeanS, failure: 1 - r.Success, switches: r.AppSwitches}
+	return criteria{fee: r.FeeFen, mean: r.TimeMeanS, failure: 1 - r.Success, switches: r.AppSwitches, requires: r.Requirements}
 }
 
 // candidate is a complete route found by the search.
@@ -146,29 +184,36 @@ func onPath(l *label, node int32) bool {
 }
 
 // insert keeps a partial label unless a complete route or a label at the
-// same node dominates it, and queues it.
+// same node dominates it, and queues it. A label not refused so far is
+// checked against the allowed routes found (with lower bounds for the rest
+// of the way); a refused one only against labels refused for the same rules.
 func (p *planner) insert(l *label) {
 	prod := p.prodIdx[p.productOf(l.node).ID]
-	lb := criteria{
-		fee:      l.fee,
-		mean:     l.mean + p.lbMean[prod],
-		failure:  1 - l.success*math.Exp(p.lbLogSuccess[prod]),
-		switches: l.switches,
-	}
-	for _, c := range p.front(l.refused) {
-		if c.crit.dominates(lb) {
-			p.stats.Pruned++
-			return
+	if l.refusedBy == "" {
+		lb := criteria{
+			fee:      l.fee,
+			mean:     l.mean + p.lbMean[prod],
+			failure:  1 - l.success*math.Exp(p.lbLogSuccess[prod]),
+			switches: l.switches,
+			requires: l.requires,
+		}
+		for _, c := range p.okFront {
+			if c.crit.dominates(lb) {
+				p.stats.Pruned++
+				return
+			}
 		}
 	}
 	labels := p.labels[l.node]
 	live := labels[:0]
+	same := 0 // live labels of l's class (refused or not)
 	for _, o := range labels {
 		if o.dead {
 			continue
 		}
 		if labelDominates(o, l) {
 			p.stats.Pruned++
+			p.labels[l.node] = append(live, labels[len(live):]...)
 			return
 		}
 		if labelDominates(l, o) {
@@ -177,9 +222,12 @@ func (p *planner) insert(l *label) {
 			continue
 		}
 		live = append(live, o)
+		if (o.refusedBy == "") == (l.refusedBy == "") {
+			same++
+		}
 	}
-	if len(live) >= MaxLabelsPerNode {
-		p.labels[l.node] = live
+	p.labels[l.node] = live
+	if same >= MaxLabelsPerNode {
 		p.truncated = true
 		p.stats.Pruned++
 		return
@@ -191,14 +239,14 @@ func (p *planner) insert(l *label) {
 
 // labelDominates reports whether every extension of b is matched by the same
 // extension of a, at least as good on every criterion: same last app (so the
-// same future switches), same refusal state, the same amount moving on (so
-// the same future fees and limit checks), and every node a visited also
-// visited by b (so every extension simple for b is simple for a).
+// same future switches), refused by the same rules so far, the same amount
+// moving on (so the same future fees and limit checks), and every node a
+// visited also visited by b (so every extension simple for b is simple for a).
 func labelDominates(a, b *label) bool {
-	if a.lastApp != b.lastApp || a.refused != b.refused || a.fee != b.fee {
+	if a.lastApp != b.lastApp || a.refusedBy != b.refusedBy || a.fee != b.fee {
 		return false
 	}
-	if a.mean > b.mean || a.success < b.success || a.switches > b.switches {
+	if a.mean > b.mean || a.success < b.success || a.switches > b.switches || a.requires > b.requires {
 		return false
 	}
 	for x := a; x != nil; x = x.parent {
@@ -216,37 +264,50 @@ func (p *planner) push(l *label) {
 }
 
 // complete evaluates a label at the target node as a whole route and keeps
-// it in its group's Pareto front.
+// it in its Pareto front: the allowed-and-warned front, or the front of the
+// routes refused by exactly the same rules.
 func (p *planner) complete(l *label) {
 	p.stats.Complete++
 	r := p.evaluate(l, p.q.At.IsZero())
 	c := &candidate{last: l, route: r, crit: routeCriteria(r)}
-	refused := c.refused()
-	front := p.front(refused)
-	kept := front[:0]
+	key := ""
+	front := p.okFront
+	if c.refused() {
+		key = refusalKey(r.Findings)
+		front = p.refusedFronts[key]
+	}
 	for _, o := range front {
 		if o.crit.dominates(c.crit) {
 			return
 		}
 	}
+	kept := front[:0]
 	for _, o := range front {
 		if !c.crit.dominates(o.crit) {
 			kept = append(kept, o)
 		}
 	}
 	kept = append(kept, c)
-	if refused {
-		p.refusedFront = kept
+	if c.refused() {
+		if p.refusedFronts[key] == nil {
+			p.refusedKeys = append(p.refusedKeys, key)
+		}
+		p.refusedFronts[key] = kept
 	} else {
 		p.okFront = kept
 	}
 }
 
-func (p *planner) front(refused bool) []*candidate {
-	if refused {
-		return p.refusedFront
+// refusalKey names the set of rules that refuse a route, sorted.
+func refusalKey(fs []compliance.Finding) string {
+	var ids []string
+	for _, f := range fs {
+		if f.Effect == ecosystem.EffectRefuse && !slices.Contains(ids, f.Rule) {
+			ids = append(ids, f.Rule)
+		}
 	}
-	return p.okFront
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
 }
 
 // finish computes full statistics of the kept routes and ranks them.
@@ -255,9 +316,11 @@ func (p *planner) finish() []Route {
 	for _, c := range p.okFront {
 		ok = append(ok, p.evaluate(c.last, false))
 	}
-	refused := make([]*Route, 0, len(p.refusedFront))
-	for _, c := range p.refusedFront {
-		refused = append(refused, p.evaluate(c.last, false))
+	var refused []*Route
+	for _, key := range p.refusedKeys {
+		for _, c := range p.refusedFronts[key] {
+			refused = append(refused, p.evaluate(c.last, false))
+		}
 	}
 	rank(ok, p.q.Objective)
 	rank(refused, p.q.Objective)
@@ -273,8 +336,7 @@ func (p *planner) finish() []Route {
 
 // Evaluate returns the statistics, findings and verdict of one pinned route:
 // the channels in order from q.From to q.To. A channel that moves money to
-// another holder moves it to q.ToHolder (or, when that cannot be, to the
-// first merchant holder that may own the destination). It returns a
+// another holder moves it to q.ToHolder and must be the last. It returns a
 // *QueryError for an invalid query or a chain that does not connect.
 func Evaluate(eco *ecosystem.Ecosystem, q Query, channelIDs []string, rules RuleChecker) (*Route, error) {
 	n, err := normalize(eco, q)

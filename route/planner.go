@@ -49,21 +49,24 @@ type planner struct {
 	clearings map[*ecosystem.Channel][]*clearing
 	perms     [][]int
 
-	labels                [][]*label
-	queue                 labelQueue
-	okFront, refusedFront []*candidate
-	truncated             bool
-	stats                 SearchStats
+	labels        [][]*label
+	queue         labelQueue
+	okFront       []*candidate
+	refusedFronts map[string][]*candidate // by refusalKey
+	refusedKeys   []string                // refusedFronts' keys in the order found
+	truncated     bool
+	stats         SearchStats
 }
 
 func newPlanner(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (*planner, error) {
 	p := &planner{
 		eco: eco, q: n, rules: rules,
-		prodIdx:   make(map[string]int, len(eco.Products)),
-		holderIdx: make(map[string]int, len(eco.Holders)),
-		dists:     map[*ecosystem.Channel]Distribution{},
-		samples:   map[*ecosystem.Channel][]float64{},
-		clearings: map[*ecosystem.Channel][]*clearing{},
+		prodIdx:       make(map[string]int, len(eco.Products)),
+		holderIdx:     make(map[string]int, len(eco.Holders)),
+		dists:         map[*ecosystem.Channel]Distribution{},
+		samples:       map[*ecosystem.Channel][]float64{},
+		clearings:     map[*ecosystem.Channel][]*clearing{},
+		refusedFronts: map[string][]*candidate{},
 	}
 	for i := range eco.Products {
 		if _, dup := p.prodIdx[eco.Products[i].ID]; !dup {
@@ -120,27 +123,21 @@ func (p *planner) exists(ch *ecosystem.Channel) bool {
 // targetHolders returns the holders whose account a channel fills when the
 // money belongs to holder h: h itself for a channel that does not change
 // holder; for a channel that requires another holder, the query's target
-// holder (unless the money is already theirs) and any merchant holder that
-// may own the destination (merchants and intermediaries pass money on).
+// holder, and only when that hand-off reaches the target account. Every hop
+// is the sending holder's own action, so the hand-off is the last hop.
 func (p *planner) targetHolders(ch *ecosystem.Channel, h int) []int {
-	to := p.products[p.prodIdx[ch.To]]
+	to := p.prodIdx[ch.To]
 	if !ch.Requires.OtherHolder {
-		if canOwn(p.holders[h], to) {
+		if canOwn(p.holders[h], p.products[to]) {
 			return []int{h}
 		}
 		return nil
 	}
-	var out []int
 	target := p.holderIdx[p.q.ToHolder]
-	if target != h && canOwn(p.holders[target], to) {
-		out = append(out, target)
+	if target != h && p.nodeOf(to, target) == p.targetNode {
+		return []int{target}
 	}
-	for i, hd := range p.holders {
-		if i != h && i != target && hd.Kind == ecosystem.HolderMerchant && canOwn(hd, to) {
-			out = append(out, i)
-		}
-	}
-	return out
+	return nil
 }
 
 // step is one hop of a route as the search built it.
@@ -173,13 +170,17 @@ func (p *planner) extend(l *label, ch *ecosystem.Channel, h2 int) (*label, bool)
 	next := &label{
 		parent: l, step: s, node: p.nodeOf(p.prodIdx[ch.To], h2), holder: int32(h2), hops: l.hops + 1,
 		amount: l.amount - fee, fee: l.fee + fee,
-		mean:    l.mean + p.dist(ch).Mean(),
-		success: l.success * ch.Success,
-		effort:  l.effort + max(ch.Effort, 1),
-		lastApp: s.apps[len(s.apps)-1],
-		refused: l.refused || anyRefuse(s.findings),
+		mean:      l.mean + p.dist(ch).Mean(),
+		success:   l.success * ch.Success,
+		effort:    l.effort + max(ch.Effort, 1),
+		lastApp:   s.apps[len(s.apps)-1],
+		refusedBy: l.refusedBy,
+	}
+	if anyRefuse(s.findings) {
+		next.refusedBy = mergeKey(l.refusedBy, s.findings)
 	}
 	next.switches = l.switches + switchesOf(l.lastApp, s.apps)
+	next.requires = l.requires + countEffect(s.findings, ecosystem.EffectRequire)
 	return next, true
 }
 
@@ -209,6 +210,31 @@ func (p *planner) appsOf(ch *ecosystem.Channel) []string {
 		return []string{in.App}
 	}
 	return []string{ch.Institution}
+}
+
+// mergeKey adds the rules refusing findings to a sorted refusal key.
+func mergeKey(key string, fs []compliance.Finding) string {
+	var ids []string
+	if key != "" {
+		ids = strings.Split(key, ",")
+	}
+	for _, f := range fs {
+		if f.Effect == ecosystem.EffectRefuse && !slices.Contains(ids, f.Rule) {
+			ids = append(ids, f.Rule)
+		}
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
+}
+
+func countEffect(fs []compliance.Finding, effect string) int {
+	n := 0
+	for _, f := range fs {
+		if f.Effect == effect {
+			n++
+		}
+	}
+	return n
 }
 
 func anyRefuse(fs []compliance.Finding) bool {
@@ -374,7 +400,7 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 	r := &Route{
 		SentFen: p.q.AmountFen, DeliveredFen: l.amount, FeeFen: l.fee,
 		CostRatio: float64(l.fee) / float64(p.q.AmountFen),
-		Success:   l.success, AppSwitches: l.switches, Effort: l.effort,
+		Success:   l.success, AppSwitches: l.switches, Effort: l.effort, Requirements: l.requires,
 		TimeMeanS: l.mean, Findings: []compliance.Finding{},
 	}
 	cr := compliance.Route{
@@ -406,7 +432,9 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 		id.WriteString(s.ch.ID + "@" + s.toHolder.ID)
 	}
 	r.ID = RouteID(id.String())
-	r.Findings = dedupe(append(r.Findings, p.rules.CheckRoute(cr)...))
+	routeFindings := p.rules.CheckRoute(cr)
+	r.Requirements += countEffect(routeFindings, ecosystem.EffectRequire)
+	r.Findings = dedupe(append(r.Findings, routeFindings...))
 	r.Verdict = verdict(r.Findings)
 	if !meanOnly {
 		r.TimeMeanS, r.TimeP50S, r.TimeP95S = p.timeStats(steps)

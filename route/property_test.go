@@ -220,12 +220,17 @@ func TestPlanProperties(t *testing.T) {
 				ok = append(ok, r)
 			}
 		}
-		for _, group := range [][]*Route{ok, refused} {
-			for _, a := range group {
-				for _, b := range group {
-					if Dominates(a, b) {
-						t.Fatalf("route %s dominates route %s, both returned", a.ID, b.ID)
-					}
+		for _, a := range ok {
+			for _, b := range ok {
+				if Dominates(a, b) {
+					t.Fatalf("allowed route %s dominates allowed route %s, both returned", a.ID, b.ID)
+				}
+			}
+		}
+		for _, a := range refused {
+			for _, b := range refused {
+				if refusalKey(a.Findings) == refusalKey(b.Findings) && Dominates(a, b) {
+					t.Fatalf("route %s dominates route %s, both returned and refused by the same rules", a.ID, b.ID)
 				}
 			}
 		}

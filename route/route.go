@@ -153,6 +153,11 @@ type Result struct {
 	// Truncated is true when a search bound (MaxLabelsPerNode, MaxLabels)
 	// dropped partial routes, so a Pareto-optimal route may be missing.
 	Truncated bool `json:"truncated,omitempty"`
+	// Alternative is set when no route is allowed and the money is consumer
+	// credit: the plan for the same move from the holder's own
+	// cash-withdrawable money at the credit issuer (e.g. alipay.balance for
+	// alipay.huabei), so the user sees what the legal alternatives cost.
+	Alternative *Result `json:"alternative,omitempty"`
 	// Search counts the search's work, for benchmarks and docs.
 	Search SearchStats `json:"-"`
 }
@@ -195,7 +200,8 @@ type Route struct {
 	TimeP95S     float64              `json:"time_p95_s"`
 	Success      float64              `json:"success"`
 	AppSwitches  int                  `json:"app_switches"`
-	Effort       int                  `json:"effort"` // manual steps, the sum of the hops' efforts
+	Effort       int                  `json:"effort"`       // manual steps, the sum of the hops' efforts
+	Requirements int                  `json:"requirements"` // require findings: preconditions such as applying for a service
 	Findings     []compliance.Finding `json:"findings"`
 	// Score is the balanced score among the routes it was ranked with (0 best).
 	Score float64 `json:"score"`

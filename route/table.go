@@ -13,7 +13,16 @@ import (
 // the refused routes, each with the rules that refuse it, their citations
 // and messages.
 func WriteTable(w io.Writer, res *Result) error {
-	tw := &errWriter{w: w}
+	tw := &errWriter{w: w, explained: map[string]bool{}}
+	writeResult(tw, res)
+	if alt := res.Alternative; alt != nil {
+		tw.printf("\nNo route from %s is allowed. Money of your own at %s is another matter:\n\n", res.Query.From, alt.Query.From)
+		writeResult(tw, alt)
+	}
+	return tw.err
+}
+
+func writeResult(tw *errWriter, res *Result) {
 	q := res.Query
 	tw.printf("Move %s yuan from %s (%s) to %s (%s) in %s; ranked by %s, policy %s",
 		q.Amount, q.From, q.FromHolder, q.To, q.ToHolder, q.Ecosystem, q.Objective, q.Policy)
@@ -46,7 +55,6 @@ func WriteTable(w io.Writer, res *Result) error {
 	if res.Truncated {
 		tw.printf("\nThe search hit its bounds (%d partial routes per account); a better route may exist.\n", MaxLabelsPerNode)
 	}
-	return tw.err
 }
 
 func writeRoute(tw *errWriter, n int, r *Route) {
@@ -68,6 +76,11 @@ func writeRoute(tw *errWriter, n int, r *Route) {
 		if f.Hop > 0 {
 			where = fmt.Sprintf("hop %d", f.Hop)
 		}
+		if tw.explained[f.Rule] {
+			tw.printf("    %s %s (%s), explained above\n", f.Effect, f.Rule, where)
+			continue
+		}
+		tw.explained[f.Rule] = true
 		tw.printf("    %s %s (%s): %s [%s]\n", f.Effect, f.Rule, where, f.Message, f.Citation)
 	}
 }
@@ -90,8 +103,9 @@ func percent(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }
 
 // errWriter remembers the first write error.
 type errWriter struct {
-	w   io.Writer
-	err error
+	w         io.Writer
+	err       error
+	explained map[string]bool // rules whose message and citation were printed
 }
 
 func (e *errWriter) printf(format string, args ...any) {

@@ -139,6 +139,7 @@ func (en *Engine) run(e *Event, commit bool) (Decision, error) {
 	}
 	if commit {
 		en.commit(e, now, fromKey, toKey)
+		en.watch(&d, now)
 	}
 	return d, nil
 }
@@ -155,6 +156,31 @@ func (en *Engine) commit(e *Event, now int64, fromKey, toKey string) {
 		en.g.add(u, v, now, e.AmountMinor, e.Currency, int32(e.CreditShareBps), e.ID)
 	}
 	en.mule.add(e, now)
+}
+
+// watch marks the holders of every pattern behind a hold or refuse as ring
+// members for PatternWindow (the ring_link feature).
+func (en *Engine) watch(d *Decision, now int64) {
+	until := now + int64(PatternWindow/time.Second)
+	for _, m := range d.Matches {
+		if m.Pattern == nil || !holdsOrRefuses(m.Actions) {
+			continue
+		}
+		for _, h := range m.Pattern.Holders {
+			if id, ok := en.g.ids[h]; ok {
+				en.g.nodes[id].watchUntil = until
+			}
+		}
+	}
+}
+
+func holdsOrRefuses(as []Action) bool {
+	for _, a := range as {
+		if a.Kind == ActionHold || a.Kind == ActionRefuse {
+			return true
+		}
+	}
+	return false
 }
 
 // candidate reports whether the detector of family found something for this event.

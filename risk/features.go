@@ -41,6 +41,7 @@ type Features struct {
 	GSOut            int64   `json:"gs_out"`             // and distinct payees out of it
 	GSPayoutRatio    float64 `json:"gs_payout_ratio"`    // its payout / intake over PatternWindow (-1: unknown)
 	SGPaths          int64   `json:"sg_paths"`           // scatter-gather: distinct intermediaries from one source to the receiver
+	RingLink         bool    `json:"ring_link"`          // both holders were in a held/refused pattern within PatternWindow
 	MuleDiffBps      int64   `json:"mule_diff_bps"`      // amount difference to the linked transfer/cash-out (-1: none)
 	MuleGapSeconds   float64 `json:"mule_gap_s"`         // time between them
 	MuleSameAccount  bool    `json:"mule_same_account"`  // the cash-out left the account the transfer reached
@@ -79,6 +80,7 @@ var featureVars = []featureVar{
 	{"gs_out", 'i', func(f *Features) any { return f.GSOut }},
 	{"gs_payout_ratio", 'f', func(f *Features) any { return f.GSPayoutRatio }},
 	{"sg_paths", 'i', func(f *Features) any { return f.SGPaths }},
+	{"ring_link", 'b', func(f *Features) any { return f.RingLink }},
 	{"mule_diff_bps", 'i', func(f *Features) any { return f.MuleDiffBps }},
 	{"mule_gap_s", 'f', func(f *Features) any { return f.MuleGapSeconds }},
 	{"mule_same_account", 'b', func(f *Features) any { return f.MuleSameAccount }},
@@ -173,7 +175,7 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 			}
 		}
 	}
-	_ = uID
+	f.RingLink = hasU && hasV && uID != vID && u.watchUntil >= now && v.watchUntil >= now
 }
 
 func containsID(s []uint32, x uint32) bool {

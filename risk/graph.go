@@ -42,6 +42,9 @@ type node struct {
 	// outDays and inDays count every payment made and received per day over
 	// the last dayBuckets days, whatever the edge-buffer cap dropped.
 	outDays, inDays dayCounts
+	// watchUntil is when this holder stops counting as a member of a
+	// detected ring (a pattern that made the engine hold or refuse).
+	watchUntil int64
 }
 
 // dayBuckets is the number of one-day buckets of the uncapped counters (PatternWindow in days).

@@ -41,8 +41,19 @@ func (en *Engine) pattern(family string, e *Event, uID, vID uint32, hasU, hasV b
 	}
 	switch family {
 	case FamilyCycle:
+		ring := []uint32{}
 		for _, st := range en.s.path {
 			add(fromEdge(st.from, &st.e))
+			ring = append(ring, st.from)
+		}
+		// Every other payment among the ring's holders inside the window belongs to it too.
+		for _, id := range ring {
+			for i := range g.nodes[id].out {
+				ed := &g.nodes[id].out[i]
+				if ed.t >= win && g.live(ed) && containsID(ring, ed.peer) && !hasMember(p, ed.tx) {
+					add(fromEdge(id, ed))
+				}
+			}
 		}
 	case FamilyFanOut:
 		if hasU {
@@ -92,4 +103,13 @@ func (en *Engine) scatterGatherMembers(uID, vID uint32, win int64, add func(Memb
 			add(toEdge(vID, ed))
 		}
 	}
+}
+
+func hasMember(p *Pattern, tx string) bool {
+	for i := range p.Members {
+		if p.Members[i].TxID == tx {
+			return true
+		}
+	}
+	return false
 }

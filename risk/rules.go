@@ -84,8 +84,8 @@ func ParseAction(s string) (Action, error) {
 
 // Rule is one rule of a rule file.
 type Rule struct {
-	ID          string   `yaml:"id" json:"id"`
-	Description string   `yaml:"description" json:"description,omitempty"`
+	ID          string `yaml:"id" json:"id"`
+	Description string `yaml:"description" json:"description,omitempty"`
 	// Pattern, when set, evaluates the rule only when that detector found a
 	// candidate, and attaches the pattern and its members to the decision.
 	Pattern    string   `yaml:"pattern" json:"pattern,omitempty"`

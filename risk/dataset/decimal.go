@@ -53,7 +53,7 @@ func parseMinor(s string, scale int, round bool) (int64, error) {
 	// The number is 0.digits × 10^(len(whole)+exp); shift so it has scale decimals.
 	all := strings.TrimLeft(whole+frac, "0")
 	point := len(whole) + exp - (len(whole+frac) - len(all)) // position of the decimal point inside all
-	keep := point + scale                                   // digits of all that form the integer result
+	keep := point + scale                                    // digits of all that form the integer result
 	if all == "" {
 		return 0, nil
 	}

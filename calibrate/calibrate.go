@@ -187,13 +187,23 @@ func evaluate(eco *ecosystem.Ecosystem, checker route.RuleChecker, t ecosystem.C
 func tolerance(t ecosystem.CalibrationTarget) float64 {
 	switch {
 	case t.Min != nil && t.Max != nil:
-		return (*t.Max - *t.Min) / 2
+		return roundFloat((*t.Max - *t.Min) / 2)
 	case t.Min != nil || t.Max != nil:
 		return 0
 	case t.Relative:
-		return math.Abs(t.Value) * t.Tolerance
+		return roundFloat(math.Abs(t.Value) * t.Tolerance)
 	}
 	return t.Tolerance
+}
+
+// roundFloat drops binary-fraction noise (0.15−0.08 = 0.06999…) from a
+// derived tolerance: 12 significant digits.
+func roundFloat(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	scale := math.Pow(10, 11-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*scale) / scale
 }
 
 // boundSlack absorbs floating-point noise in comparisons (a fraction of the scale).

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +35,7 @@ of risk events, see docs/risk.md). The bundled rule file is used unless
 }
 
 func init() {
-	riskCmd.AddCommand(riskEvalCmd())
+	riskCmd.AddCommand(riskEvalCmd(), riskScanCmd(), riskCasesCmd(), riskCaseCmd(), riskResolveCmd(), riskRulesCmd())
 	root.AddCommand(riskCmd)
 }
 
@@ -222,4 +223,223 @@ func riskPrintReport(w io.Writer, r *eval.Report) {
 	sort.Strings(hits)
 	fmt.Fprintf(w, "rule hits: %s\n", strings.Join(hits, " "))
 	fmt.Fprintf(w, "throughput %.0f events/s, p99 decision latency %.4f ms\n", r.EventsPerSecond, r.DecisionP99Ms)
+}
+
+func riskOpenDB(path string) (*risk.SQLiteStore, error) {
+	if strings.TrimSpace(path) == "" {
+		return nil, usageErrorf("--db: give a file name")
+	}
+	st, err := risk.OpenSQLite(path)
+	if err != nil {
+		return nil, usageErrorf("--db %s: %v", path, err)
+	}
+	return st, nil
+}
+
+func riskScanCmd() *cobra.Command {
+	var format, rules, db string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "scan --format FORMAT FILE... [--db FILE]",
+		Short: "Replay a transaction file through the engine and file its alerts into cases",
+		Long: `scan replays FILE(s) through the engine in time order and stores every
+alert in the case database, grouped into one case per holder and pattern
+family while the case is open or in review. Labels in the file are ignored.`,
+		Example: `  paybridge risk scan --format paysim ../shared/data/risk/paysim-sample.csv --db risk.db
+  paybridge risk cases --db risk.db`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := loadRiskData(format, args)
+			if err != nil {
+				return err
+			}
+			rs, err := riskLoadRules(rules)
+			if err != nil {
+				return err
+			}
+			st, err := riskOpenDB(db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cases := map[int64]bool{}
+			alerts := 0
+			rep, err := eval.Run(set, risk.NewEngine(rs), nil, func(_ risk.Event, d risk.Decision) error {
+				for _, a := range risk.Alerts(d) {
+					id, err := st.AddAlert(cmd.Context(), a)
+					if err != nil {
+						return err
+					}
+					cases[id] = true
+					alerts++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"events": rep.Events, "alerts": alerts, "cases": len(cases), "db": db}
+			if asJSON {
+				return riskWriteJSON(cmd.OutOrStdout(), out)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "scanned %d events: %d alerts filed into %d cases in %s\n", rep.Events, alerts, len(cases), db)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "", "input format: paysim, ibm-aml, amlsim or paybridge (required)")
+	c.Flags().StringVar(&rules, "rules", "", "rule file (default: the bundled rules)")
+	c.Flags().StringVar(&db, "db", risk.DefaultCaseDB, "case database file")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	return c
+}
+
+func riskCasesCmd() *cobra.Command {
+	var db, state string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "cases [--db FILE] [--state STATE] [--json]",
+		Short: "List risk cases, newest first",
+		Args:  cobra.NoArgs,
+		Example: `  paybridge risk cases --db risk.db --state open
+  paybridge risk cases --json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if state != "" && !riskContains([]string{"open", "reviewing", "confirmed", "dismissed"}, state) {
+				return usageErrorf("--state: %q is not one of open, reviewing, confirmed, dismissed", state)
+			}
+			st, err := riskOpenDB(db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cs, err := st.Cases(cmd.Context(), risk.CaseState(state))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if cs == nil {
+					cs = []risk.Case{}
+				}
+				return riskWriteJSON(cmd.OutOrStdout(), cs)
+			}
+			w := cmd.OutOrStdout()
+			if len(cs) == 0 {
+				fmt.Fprintln(w, "no cases")
+				return nil
+			}
+			fmt.Fprintf(w, "%-6s %-10s %-16s %-7s %-9s %s\n", "ID", "STATE", "FAMILY", "ALERTS", "MAXSCORE", "HOLDER")
+			for _, c := range cs {
+				fmt.Fprintf(w, "%-6d %-10s %-16s %-7d %-9d %s\n", c.ID, c.State, c.Family, c.Alerts, c.MaxScore, c.Holder)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&db, "db", risk.DefaultCaseDB, "case database file")
+	c.Flags().StringVar(&state, "state", "", "only cases in this state")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func riskCaseID(arg string) (int64, error) {
+	var id int64
+	if _, err := fmt.Sscan(arg, &id); err != nil || id <= 0 || fmt.Sprint(id) != arg {
+		return 0, usageErrorf("ID: %q is not a case number", arg)
+	}
+	return id, nil
+}
+
+func riskCaseCmd() *cobra.Command {
+	var db string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "case ID [--db FILE] [--json]",
+		Short:   "Show one case with its alerts and their explanations",
+		Args:    cobra.ExactArgs(1),
+		Example: `  paybridge risk case 3 --db risk.db`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := riskCaseID(args[0])
+			if err != nil {
+				return err
+			}
+			st, err := riskOpenDB(db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cs, alerts, err := st.Case(cmd.Context(), id)
+			if errors.Is(err, risk.ErrCaseNotFound) {
+				return usageErrorf("ID: %v", err)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return riskWriteJSON(cmd.OutOrStdout(), map[string]any{"case": cs, "alerts": alerts})
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "case %d: %s, holder %s, family %s, %d alerts, max score %d\n", cs.ID, cs.State, cs.Holder, cs.Family, cs.Alerts, cs.MaxScore)
+			if cs.Reason != "" {
+				fmt.Fprintf(w, "reason: %s\n", cs.Reason)
+			}
+			for _, a := range alerts {
+				fmt.Fprintf(w, "- %s event %s rule %s score %d: %s\n", a.Time.Format("2006-01-02 15:04"), a.EventID, a.RuleID, a.Score, a.Detail)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&db, "db", risk.DefaultCaseDB, "case database file")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func riskResolveCmd() *cobra.Command {
+	var db, state, reason string
+	c := &cobra.Command{
+		Use:     "resolve ID --state confirmed|dismissed|reviewing --reason TEXT [--db FILE]",
+		Short:   "Move a case to reviewing, confirmed or dismissed, with a reason",
+		Args:    cobra.ExactArgs(1),
+		Example: `  paybridge risk resolve 3 --state dismissed --reason "payroll, known employer" --db risk.db`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := riskCaseID(args[0])
+			if err != nil {
+				return err
+			}
+			if !riskContains([]string{"reviewing", "confirmed", "dismissed"}, state) {
+				return usageErrorf("--state: %q is not one of reviewing, confirmed, dismissed", state)
+			}
+			if strings.TrimSpace(reason) == "" {
+				return usageErrorf("--reason: say why the case moves")
+			}
+			st, err := riskOpenDB(db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			err = st.Resolve(cmd.Context(), id, risk.CaseState(state), reason, time.Now())
+			switch {
+			case errors.Is(err, risk.ErrCaseNotFound):
+				return usageErrorf("ID: %v", err)
+			case errors.Is(err, risk.ErrBadTransition), errors.Is(err, risk.ErrReasonRequired):
+				return usageErrorf("--state: %v", err)
+			case err != nil:
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "case %d is now %s\n", id, state)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&db, "db", risk.DefaultCaseDB, "case database file")
+	c.Flags().StringVar(&state, "state", "", "new state: reviewing, confirmed or dismissed (required)")
+	c.Flags().StringVar(&reason, "reason", "", "why (required)")
+	return c
+}
+
+func riskRulesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rules",
+		Short: "Print the bundled default rule file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(risk.DefaultRulesYAML())
+			return err
+		},
+	}
 }

@@ -3,12 +3,9 @@ package ecosystem
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -48,9 +45,9 @@ func LoadFile(path string, checks ...Check) (*Ecosystem, error) {
 // *Error listing every problem found, each as "file:line:column: path: reason".
 // The checks run after the built-in validation finds nothing wrong.
 func Load(filename string, data []byte, checks ...Check) (e *Ecosystem, err error) {
-	defer func() { // the YAML library is outside code: never let its panic escape
+	defer func() { // a bug here or in the YAML library must not crash the caller
 		if r := recover(); r != nil {
-			e, err = nil, &Error{Problems: []Problem{{File: filename, Reason: fmt.Sprintf("the YAML parser failed on this input (%v)", r)}}}
+			e, err = nil, &Error{Problems: []Problem{{File: filename, Reason: fmt.Sprintf("internal error while reading this file (%v); please report it", r)}}}
 		}
 	}()
 	return load(filename, data, checks)
@@ -68,18 +65,16 @@ func load(filename string, data []byte, checks []Check) (*Ecosystem, error) {
 		return nil, &Error{Problems: []Problem{yamlProblem(filename, err)}}
 	}
 	body, ps := documentBody(file)
-	if ps.err() == nil {
-		checkShape(body, reflect.TypeOf(Ecosystem{}), "", &ps)
-	}
 	if body == nil {
 		return nil, locate(filename, nil, ps)
 	}
-	if ps.err() != nil {
-		return nil, locate(filename, body, withValidation(body, ps))
-	}
 	var e Ecosystem
-	if err := yaml.NodeToValue(body, &e, yaml.Strict(), yaml.CustomUnmarshaler(unmarshalTime)); err != nil {
-		return nil, &Error{Problems: []Problem{yamlProblem(filename, err)}}
+	typeProblems := decodeInto(body, len(data), &e, &ps)
+	if ps.err() != nil {
+		if typeProblems == 0 { // only unknown fields: the model is still worth checking
+			ps = withValidation(&e, ps)
+		}
+		return nil, locate(filename, body, ps)
 	}
 	if err := e.Validate(); err != nil {
 		return nil, locate(filename, body, problemsOf(err))
@@ -96,14 +91,10 @@ func load(filename string, data []byte, checks []Check) (*Ecosystem, error) {
 	return &e, nil
 }
 
-// withValidation adds, to structural problems, what Validate finds when the
-// file still decodes with unknown fields ignored, so that one run reports
-// both kinds. Problems at or under a path already reported are dropped.
-func withValidation(body ast.Node, shape problems) problems {
-	var e Ecosystem
-	if err := yaml.NodeToValue(body, &e, yaml.CustomUnmarshaler(unmarshalTime)); err != nil {
-		return shape
-	}
+// withValidation adds, to unknown-field problems, what Validate finds, so
+// that one run reports both kinds. Problems at or under a path already
+// reported are dropped.
+func withValidation(e *Ecosystem, shape problems) problems {
 	err := e.Validate()
 	if err == nil {
 		return shape
@@ -182,17 +173,6 @@ func yamlProblem(filename string, err error) Problem {
 		}
 	}
 	return p
-}
-
-// unmarshalTime parses times strictly (goccy silently zeroes a malformed one).
-func unmarshalTime(t *time.Time, b []byte) error {
-	s := strings.Trim(strings.TrimSpace(string(b)), `"'`)
-	parsed, err := parseTime(s)
-	if err != nil {
-		return err
-	}
-	*t = parsed
-	return nil
 }
 
 // timeLayouts are the accepted time formats, most specific first.
@@ -330,178 +310,4 @@ func keyString(k ast.MapKeyNode) string {
 		return s.Value
 	}
 	return k.String()
-}
-
-var (
-	durationType = reflect.TypeOf(time.Duration(0))
-	timeType     = reflect.TypeOf(time.Time{})
-)
-
-// checkShape walks the YAML tree beside the Go type it decodes into and
-// reports every unknown field and every value of the wrong type, so that a
-// file with many such mistakes gets them all at once (the decoder stops at the
-// first).
-func checkShape(node ast.Node, t reflect.Type, path string, ps *problems) {
-	node = unwrap(node)
-	if node == nil {
-		return
-	}
-	switch node.(type) {
-	case *ast.NullNode, *ast.AliasNode:
-		return // zero value; aliases were checked where their anchor is written
-	}
-	at := func(reason string, args ...any) {
-		p := pos(node)
-		ps.addAt(Problem{Path: path, Line: p.Line, Column: p.Column, Reason: fmt.Sprintf(reason, args...)})
-	}
-	switch {
-	case t == durationType:
-		s, ok := node.(*ast.StringNode)
-		if !ok {
-			at(`must be a Go duration such as "30m" or "2h30m"`)
-			return
-		}
-		if _, err := time.ParseDuration(s.Value); err != nil {
-			at(`%q is not a Go duration; write e.g. "90s", "30m" or "2h30m"`, s.Value)
-		}
-	case t == timeType:
-		if _, err := parseTime(strings.TrimSpace(node.String())); err != nil {
-			at("%s", err.Error())
-		}
-	case t.Kind() == reflect.Pointer:
-		checkShape(node, t.Elem(), path, ps)
-	case t.Kind() == reflect.Struct:
-		checkStruct(node, t, path, ps)
-	case t.Kind() == reflect.Slice:
-		seq, ok := node.(*ast.SequenceNode)
-		if !ok {
-			at("must be a list")
-			return
-		}
-		for i, v := range seq.Values {
-			checkShape(v, t.Elem(), elem(path, i), ps)
-		}
-	case t.Kind() == reflect.String:
-		if !isScalar(node) {
-			at("must be text, not a list or mapping")
-		}
-	case t.Kind() == reflect.Bool:
-		if _, ok := node.(*ast.BoolNode); !ok {
-			at("must be true or false")
-		}
-	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
-		checkInt(node, at)
-	case t.Kind() == reflect.Float64:
-		switch node.(type) {
-		case *ast.IntegerNode, *ast.FloatNode:
-		case *ast.InfinityNode, *ast.NanNode:
-			at("must be a finite number")
-		default:
-			at("must be a number")
-		}
-	}
-}
-
-func checkInt(node ast.Node, at func(string, ...any)) {
-	n, ok := node.(*ast.IntegerNode)
-	if !ok {
-		if isDigits(strings.TrimPrefix(node.String(), "-")) {
-			at("is too large (more than 9223372036854775807)")
-			return
-		}
-		at("must be a whole number")
-		return
-	}
-	if u, ok := n.Value.(uint64); ok && u > math.MaxInt64 {
-		at("is too large (more than 9223372036854775807)")
-	}
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func checkStruct(node ast.Node, t reflect.Type, path string, ps *problems) {
-	m, ok := node.(*ast.MappingNode)
-	if !ok {
-		p := pos(node)
-		ps.addAt(Problem{Path: path, Line: p.Line, Column: p.Column, Reason: "must be a mapping of fields (" + strings.Join(yamlFields(t), ", ") + ")"})
-		return
-	}
-	fields := yamlFieldTypes(t)
-	for _, mv := range m.Values {
-		if _, ok := mv.Key.(*ast.MergeKeyNode); ok {
-			continue
-		}
-		key := keyString(mv.Key)
-		ft, ok := fields[key]
-		if !ok {
-			p := pos(mv.Key)
-			ps.addAt(Problem{Path: field(path, key), Line: p.Line, Column: p.Column,
-				Reason: "unknown field" + suggestField(key, t)})
-			continue
-		}
-		checkShape(mv.Value, ft, field(path, key), ps)
-	}
-}
-
-// suggestField names the nearest known field, or lists them all.
-func suggestField(key string, t reflect.Type) string {
-	names := yamlFields(t)
-	if near := nearest(key, names, 1); len(near) > 0 {
-		return fmt.Sprintf(" (did you mean %q?)", near[0])
-	}
-	for _, name := range names {
-		if len(key) >= 3 && (strings.HasPrefix(name, key) || strings.HasPrefix(key, name)) {
-			return fmt.Sprintf(" (did you mean %q?)", name)
-		}
-	}
-	return " (known: " + strings.Join(names, ", ") + ")"
-}
-
-// yamlFields lists the yaml names of a struct's fields in declaration order.
-func yamlFields(t reflect.Type) []string {
-	var names []string
-	for i := range t.NumField() {
-		if name := yamlName(t.Field(i)); name != "" {
-			names = append(names, name)
-		}
-	}
-	return names
-}
-
-// fieldTypeCache holds yamlFieldTypes per struct type.
-var fieldTypeCache sync.Map // reflect.Type -> map[string]reflect.Type
-
-func yamlFieldTypes(t reflect.Type) map[string]reflect.Type {
-	if m, ok := fieldTypeCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
-	}
-	out := map[string]reflect.Type{}
-	defer fieldTypeCache.Store(t, out)
-	for i := range t.NumField() {
-		if f := t.Field(i); yamlName(f) != "" {
-			out[yamlName(f)] = f.Type
-		}
-	}
-	return out
-}
-
-func yamlName(f reflect.StructField) string {
-	if !f.IsExported() {
-		return ""
-	}
-	tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-	switch tag {
-	case "-":
-		return ""
-	case "":
-		return strings.ToLower(f.Name)
-	}
-	return tag
 }

@@ -49,6 +49,9 @@ func (s *scratch) detect(g *graph, f *Features, e *Event, now int64, uID, vID ui
 	f.FanOut, f.FanIn = 1, 1
 	if hasU {
 		f.FanOut = s.distinct(g, g.nodes[uID].out, win, vID, hasV)
+		if !hasV {
+			f.FanOut++ // a payee the graph has never seen is a new distinct one
+		}
 		f.GSIn = s.distinct(g, g.nodes[uID].in, win, 0, false)
 		if f.GSIn > 0 {
 			f.GSOut = f.FanOut
@@ -57,6 +60,9 @@ func (s *scratch) detect(g *graph, f *Features, e *Event, now int64, uID, vID ui
 	}
 	if hasV {
 		f.FanIn = s.distinct(g, g.nodes[vID].in, win, uID, hasU)
+		if !hasU {
+			f.FanIn++
+		}
 	}
 	if !hasU || !hasV || uID == vID {
 		return

@@ -52,16 +52,18 @@ func TestDetectors(t *testing.T) {
 		{"no cycle when out of time order", []Event{
 			ev("1", "b", "c", 0, 100000, KindTransfer), ev("2", "a", "b", 10, 99000, KindTransfer), ev("3", "c", "a", 20, 92000, KindTransfer),
 		}, "", func(f *Features) bool { return f.CycleLen == 0 }},
-		{"fan-out to four payees", []Event{
-			ev("1", "h", "p1", 0, 5000, KindTransfer), ev("2", "h", "p2", 1, 5000, KindTransfer), ev("3", "h", "p3", 2, 5000, KindTransfer), ev("4", "h", "p4", 3, 5000, KindTransfer),
-		}, "fan-out", func(f *Features) bool { return f.FanOut == 4 && f.OutCountWindow == 4 }},
-		{"fan-in from four payers", []Event{
-			ev("1", "p1", "h", 0, 5000, KindTransfer), ev("2", "p2", "h", 1, 5000, KindTransfer), ev("3", "p3", "h", 2, 5000, KindTransfer), ev("4", "p4", "h", 3, 5000, KindTransfer),
-		}, "fan-in", func(f *Features) bool { return f.FanIn == 4 }},
+		{"fan-out to five payees", []Event{
+			ev("1", "h", "p1", 0, 5000, KindTransfer), ev("2", "h", "p2", 1, 5000, KindTransfer), ev("3", "h", "p3", 2, 5000, KindTransfer), ev("4", "h", "p4", 3, 5000, KindTransfer), ev("5", "h", "p5", 4, 5000, KindTransfer),
+		}, "fan-out", func(f *Features) bool { return f.FanOut == 5 && f.OutCountWindow == 5 }},
+		{"fan-in from five payers", []Event{
+			ev("1", "p1", "h", 0, 5000, KindTransfer), ev("2", "p2", "h", 1, 5000, KindTransfer), ev("3", "p3", "h", 2, 5000, KindTransfer), ev("4", "p4", "h", 3, 5000, KindTransfer), ev("5", "p5", "h", 4, 5000, KindTransfer),
+		}, "fan-in", func(f *Features) bool { return f.FanIn == 5 }},
 		{"gather-scatter passing on 88%", []Event{
 			ev("1", "p1", "m", 0, 10000, KindPay), ev("2", "p2", "m", 1, 10000, KindPay), ev("3", "p3", "m", 2, 10000, KindPay),
 			ev("4", "m", "w1", 10, 8800, KindTransfer), ev("5", "m", "w2", 11, 8800, KindTransfer), ev("6", "m", "w3", 12, 8800, KindTransfer),
-		}, "gather-scatter", func(f *Features) bool { return f.GSIn == 3 && f.GSOut == 3 && f.GSPayoutRatio > 0.87 && f.GSPayoutRatio < 0.89 }},
+		}, "gather-scatter", func(f *Features) bool {
+			return f.GSIn == 3 && f.GSOut == 3 && f.GSPayoutRatio > 0.87 && f.GSPayoutRatio < 0.89
+		}},
 		{"scatter-gather over three intermediaries", []Event{
 			ev("1", "s", "x1", 0, 10000, KindTransfer), ev("2", "s", "x2", 1, 10000, KindTransfer), ev("3", "s", "x3", 2, 10000, KindTransfer),
 			ev("4", "x1", "r", 10, 9900, KindTransfer), ev("5", "x2", "r", 11, 9900, KindTransfer), ev("6", "x3", "r", 12, 9900, KindTransfer),

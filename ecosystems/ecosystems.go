@@ -159,6 +159,9 @@ func (r *Registry) Resolve(nameOrPath string) (*ecosystem.Ecosystem, error) {
 	if _, err := os.Stat(nameOrPath); err == nil {
 		return ecosystem.LoadFile(nameOrPath, r.checks...)
 	}
+	if name := strings.TrimSuffix(nameOrPath, ".yaml"); name != nameOrPath && r.has(name) {
+		return r.Load(name) // "cn-2023.yaml" outside ecosystems/: the bundled file
+	}
 	if looksLikePath(nameOrPath) {
 		return nil, fmt.Errorf("ecosystem file %s: %w", nameOrPath, fs.ErrNotExist)
 	}

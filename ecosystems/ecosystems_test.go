@@ -104,6 +104,9 @@ func TestRegistryResolve(t *testing.T) {
 	if e, err := r.Resolve(path); err != nil || e.ID != "small" {
 		t.Fatalf("Resolve(%s) = %v, %v", path, e, err)
 	}
+	if e, err := r.Resolve("tiny.yaml"); err != nil || e.ID != "tiny" {
+		t.Fatalf("Resolve(tiny.yaml) = %v, %v; want the bundled file", e, err)
+	}
 	if _, err := r.Resolve("no-such-world"); !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), "small, tiny") {
 		t.Fatalf("Resolve(no-such-world) = %v, want ErrUnknown listing the worlds", err)
 	}

@@ -390,3 +390,31 @@ func TestConcurrentSubmitters(t *testing.T) {
 		t.Fatalf("%d transfers stored, %d accepted", n, accepted)
 	}
 }
+
+// TestTickEveryExpiresWithoutTraffic: with Options.TickEvery, holds expire
+// on the engine's clock although nobody submits.
+func TestTickEveryExpiresWithoutTraffic(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	eng, err := Open(ctx, NewMemStore(), clock, Options{TickEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	mustOK(t, eng, &Batch{Accounts: []Account{{ID: 1, Currency: "CNY", Flags: AccountNoFloor}, {ID: 2, Currency: "CNY"}},
+		Transfers: []Transfer{{ID: 1, DebitAccount: 1, CreditAccount: 2, AmountFen: 10, Currency: "CNY", Flags: TransferPending, TimeoutSeconds: 10}}})
+	clock.Advance(11 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if tr, _ := eng.Transfer(ctx, 1); tr.State == StateExpired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("hold did not expire")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if a, _ := eng.Account(1); a.DebitsPendingFen != 0 {
+		t.Fatalf("hold not released: %+v", a)
+	}
+}

@@ -14,8 +14,9 @@ import (
 // Plan finds the routes that move q.AmountFen from q.From to q.To. It
 // returns a *QueryError naming the field when the query is invalid. Allowed
 // and warned routes that no other allowed or warned route dominates come
-// first, ranked by q.Objective; then refused routes that no other refused
-// route dominates, with the findings that refuse them. See docs/planner.md.
+// first, ranked by q.Objective; then refused routes, with the findings that
+// refuse them, that neither an allowed or warned route nor a route refused
+// by the same rules dominates. See docs/planner.md.
 func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error) {
 	n, err := normalize(eco, q)
 	if err != nil {
@@ -160,6 +161,10 @@ func (p *planner) expand(l *label) {
 				p.truncated = true
 				return
 			}
+			if p.frontDominates(p.optimistic(l, ch, to)) {
+				p.stats.Pruned++
+				continue
+			}
 			next, ok := p.extend(l, ch, h2)
 			if !ok {
 				continue
@@ -183,26 +188,45 @@ func onPath(l *label, node int32) bool {
 	return false
 }
 
-// insert keeps a partial label unless a complete route or a label at the
-// same node dominates it, and queues it. A label not refused so far is
-// checked against the allowed routes found (with lower bounds for the rest
-// of the way); a refused one only against labels refused for the same rules.
+// optimistic bounds every route that extends l along ch below: what l has
+// so far plus ch's own mean, success and app switches, plus the lower
+// bounds from ch's destination product `to` to the target.
+func (p *planner) optimistic(l *label, ch *ecosystem.Channel, to int) criteria {
+	return criteria{
+		fee:      l.fee,
+		mean:     l.mean + p.dist(ch).Mean() + p.lbMean[to],
+		failure:  1 - l.success*ch.Success*math.Exp(p.lbLogSuccess[to]),
+		switches: l.switches + switchesOf(l.lastApp, p.appsOf(ch)),
+		requires: l.requires,
+	}
+}
+
+// frontDominates reports whether an allowed or warned route found so far
+// dominates every route whose criteria are at least lb.
+func (p *planner) frontDominates(lb criteria) bool {
+	for _, c := range p.okFront {
+		if c.crit.dominates(lb) {
+			return true
+		}
+	}
+	return false
+}
+
+// insert keeps a partial label unless a complete allowed route (against
+// lower bounds for the rest of the way) or a label at the same node
+// dominates it, and queues it.
 func (p *planner) insert(l *label) {
 	prod := p.prodIdx[p.productOf(l.node).ID]
-	if l.refusedBy == "" {
-		lb := criteria{
-			fee:      l.fee,
-			mean:     l.mean + p.lbMean[prod],
-			failure:  1 - l.success*math.Exp(p.lbLogSuccess[prod]),
-			switches: l.switches,
-			requires: l.requires,
-		}
-		for _, c := range p.okFront {
-			if c.crit.dominates(lb) {
-				p.stats.Pruned++
-				return
-			}
-		}
+	lb := criteria{
+		fee:      l.fee,
+		mean:     l.mean + p.lbMean[prod],
+		failure:  1 - l.success*math.Exp(p.lbLogSuccess[prod]),
+		switches: l.switches,
+		requires: l.requires,
+	}
+	if p.frontDominates(lb) {
+		p.stats.Pruned++
+		return
 	}
 	labels := p.labels[l.node]
 	live := labels[:0]
@@ -270,6 +294,9 @@ func (p *planner) complete(l *label) {
 	p.stats.Complete++
 	r := p.evaluate(l, p.q.At.IsZero())
 	c := &candidate{last: l, route: r, crit: routeCriteria(r)}
+	if p.frontDominates(c.crit) {
+		return // an allowed route is at least as good and better somewhere
+	}
 	key := ""
 	front := p.okFront
 	if c.refused() {
@@ -319,7 +346,9 @@ func (p *planner) finish() []Route {
 	var refused []*Route
 	for _, key := range p.refusedKeys {
 		for _, c := range p.refusedFronts[key] {
-			refused = append(refused, p.evaluate(c.last, false))
+			if !p.frontDominates(c.crit) {
+				refused = append(refused, p.evaluate(c.last, false))
+			}
 		}
 	}
 	rank(ok, p.q.Objective)

@@ -48,6 +48,8 @@ type planner struct {
 	samples   map[*ecosystem.Channel][]float64
 	clearings map[*ecosystem.Channel][]*clearing
 	perms     [][]int
+	steps     map[stepKey]*step
+	apps      map[*ecosystem.Channel][]string
 
 	labels        [][]*label
 	queue         labelQueue
@@ -67,6 +69,8 @@ func newPlanner(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (*pl
 		samples:       map[*ecosystem.Channel][]float64{},
 		clearings:     map[*ecosystem.Channel][]*clearing{},
 		refusedFronts: map[string][]*candidate{},
+		steps:         map[stepKey]*step{},
+		apps:          map[*ecosystem.Channel][]string{},
 	}
 	for i := range eco.Products {
 		if _, dup := p.prodIdx[eco.Products[i].ID]; !dup {
@@ -140,48 +144,78 @@ func (p *planner) targetHolders(ch *ecosystem.Channel, h int) []int {
 	return nil
 }
 
-// step is one hop of a route as the search built it.
+// step is one hop of a route as the search built it. Steps are shared by
+// every label that takes the same channel between the same holders with the
+// same amount at the same position, and never change once built.
 type step struct {
 	ch                   *ecosystem.Channel
 	fromHolder, toHolder *ecosystem.Holder
 	amountIn, fee        int64
 	apps                 []string
+	mean                 float64
 	hop                  compliance.Hop
 	findings             []compliance.Finding
+	refuses              bool
+	requires             int
+}
+
+// stepKey identifies the inputs a step's fee, limits and findings depend on.
+type stepKey struct {
+	ch       *ecosystem.Channel
+	from, to int32
+	amount   int64
+	index    int
 }
 
 // extend moves l's money along ch to holder h2. It is false when the fee
 // would take everything.
 func (p *planner) extend(l *label, ch *ecosystem.Channel, h2 int) (*label, bool) {
+	key := stepKey{ch, l.holder, int32(h2), l.amount, l.hops + 1}
+	s, ok := p.steps[key]
+	if !ok {
+		s = p.newStep(l, ch, h2)
+		p.steps[key] = s
+	}
+	if s == nil {
+		return nil, false
+	}
+	next := &label{
+		parent: l, step: s, node: p.nodeOf(p.prodIdx[ch.To], h2), holder: int32(h2), hops: l.hops + 1,
+		amount: l.amount - s.fee, fee: l.fee + s.fee,
+		mean:      l.mean + s.mean,
+		success:   l.success * ch.Success,
+		effort:    l.effort + max(ch.Effort, 1),
+		lastApp:   s.apps[len(s.apps)-1],
+		refusedBy: l.refusedBy,
+		switches:  l.switches + switchesOf(l.lastApp, s.apps),
+		requires:  l.requires + s.requires,
+	}
+	if s.refuses {
+		next.refusedBy = mergeKey(l.refusedBy, s.findings)
+	}
+	return next, true
+}
+
+// newStep computes a hop's fee, compliance view and findings; nil when the
+// fee would take everything.
+func (p *planner) newStep(l *label, ch *ecosystem.Channel, h2 int) *step {
 	fromH, toH := p.holders[l.holder], p.holders[h2]
 	fromP, toP := p.productOf(l.node), p.products[p.prodIdx[ch.To]]
 	used := p.q.Usage.channel(fromH.ID, ch.ID)
 	fee, _, err := ch.Fee.Fee(l.amount, ch.Fee.FreeQuotaFen-used.FreeQuotaFen)
 	if err != nil || fee >= l.amount {
-		return nil, false
+		return nil
 	}
-	s := &step{ch: ch, fromHolder: fromH, toHolder: toH, amountIn: l.amount, fee: fee, apps: p.appsOf(ch)}
+	s := &step{ch: ch, fromHolder: fromH, toHolder: toH, amountIn: l.amount, fee: fee, apps: p.appsOf(ch), mean: p.dist(ch).Mean()}
 	s.hop = p.complianceHop(l.hops+1, s, fromP, toP)
 	s.findings = p.rules.CheckHop(s.hop)
 	p.stats.HopChecks++
 	if !anyRefuse(s.findings) {
 		s.findings = append(s.findings, p.limitFindings(l.hops+1, s, fromP, toP)...)
 	}
-	next := &label{
-		parent: l, step: s, node: p.nodeOf(p.prodIdx[ch.To], h2), holder: int32(h2), hops: l.hops + 1,
-		amount: l.amount - fee, fee: l.fee + fee,
-		mean:      l.mean + p.dist(ch).Mean(),
-		success:   l.success * ch.Success,
-		effort:    l.effort + max(ch.Effort, 1),
-		lastApp:   s.apps[len(s.apps)-1],
-		refusedBy: l.refusedBy,
-	}
-	if anyRefuse(s.findings) {
-		next.refusedBy = mergeKey(l.refusedBy, s.findings)
-	}
-	next.switches = l.switches + switchesOf(l.lastApp, s.apps)
-	next.requires = l.requires + countEffect(s.findings, ecosystem.EffectRequire)
-	return next, true
+	s.refuses = anyRefuse(s.findings)
+	s.requires = countEffect(s.findings, ecosystem.EffectRequire)
+	return s
 }
 
 // switchesOf counts the app changes a hop adds after lastApp ("" at the start).
@@ -200,6 +234,15 @@ func switchesOf(lastApp string, apps []string) int {
 // appsOf returns the apps a holder touches for a channel: its Apps, else its
 // App, else its institution's app, else the institution's id.
 func (p *planner) appsOf(ch *ecosystem.Channel) []string {
+	if apps, ok := p.apps[ch]; ok {
+		return apps
+	}
+	apps := p.findApps(ch)
+	p.apps[ch] = apps
+	return apps
+}
+
+func (p *planner) findApps(ch *ecosystem.Channel) []string {
 	if len(ch.Apps) > 0 {
 		return ch.Apps
 	}
@@ -327,14 +370,13 @@ func (p *planner) limitFindings(index int, s *step, fromP, toP *ecosystem.Produc
 			Message:  sprintf(format, args...),
 		})
 	}
-	amt := money.FormatYuan(s.amountIn)
 	for _, lc := range p.limitSets(s, fromP) {
 		l, u := lc.limits, lc.used
 		switch {
 		case l.MinFen > 0 && s.amountIn < l.MinFen:
-			add("limit.min", lc.source, "This hop moves %s yuan, below its minimum of %s yuan.", amt, money.FormatYuan(l.MinFen))
+			add("limit.min", lc.source, "This hop moves %s yuan, below its minimum of %s yuan.", money.FormatYuan(s.amountIn), money.FormatYuan(l.MinFen))
 		case over(l.PerTxnFen, 0, s.amountIn):
-			add("limit.per_txn", lc.source, "This hop moves %s yuan, above its per-transaction limit of %s yuan.", amt, money.FormatYuan(l.PerTxnFen))
+			add("limit.per_txn", lc.source, "This hop moves %s yuan, above its per-transaction limit of %s yuan.", money.FormatYuan(s.amountIn), money.FormatYuan(l.PerTxnFen))
 		case over(l.PerDayFen, u.DayFen, s.amountIn):
 			add("limit.per_day", lc.source, "This hop would bring today's total to more than its daily limit of %s yuan.", money.FormatYuan(l.PerDayFen))
 		case over(l.PerMonthFen, u.MonthFen, s.amountIn):
@@ -532,8 +574,8 @@ func quantileSorted(s []float64, p float64) float64 {
 func (p *planner) lowerBounds() {
 	np := len(p.products)
 	type edge struct {
-		from int
-		ch   *ecosystem.Channel
+		from          int
+		mean, negLogS float64
 	}
 	into := make([][]edge, np)
 	for i := range p.eco.Channels {
@@ -541,11 +583,11 @@ func (p *planner) lowerBounds() {
 		from, ok1 := p.prodIdx[ch.From]
 		to, ok2 := p.prodIdx[ch.To]
 		if ok1 && ok2 && p.exists(ch) {
-			into[to] = append(into[to], edge{from, ch})
+			into[to] = append(into[to], edge{from, HopLatency(ch).Mean(), -math.Log(ch.Success)})
 		}
 	}
 	target := p.prodIdx[p.q.to.ID]
-	dijkstra := func(weight func(*ecosystem.Channel) float64) []float64 {
+	dijkstra := func(weight func(edge) float64) []float64 {
 		dist := make([]float64, np)
 		for i := range dist {
 			dist[i] = math.Inf(1)
@@ -558,7 +600,7 @@ func (p *planner) lowerBounds() {
 				continue
 			}
 			for _, e := range into[it.node] {
-				if nd := it.d + weight(e.ch); nd < dist[e.from] {
+				if nd := it.d + weight(e); nd < dist[e.from] {
 					dist[e.from] = nd
 					heap.Push(pq, distItem{e.from, nd})
 				}
@@ -566,7 +608,7 @@ func (p *planner) lowerBounds() {
 		}
 		return dist
 	}
-	hops := dijkstra(func(*ecosystem.Channel) float64 { return 1 })
+	hops := dijkstra(func(edge) float64 { return 1 })
 	p.lbHops = make([]int, np)
 	for i, h := range hops {
 		p.lbHops[i] = unreachable
@@ -574,8 +616,8 @@ func (p *planner) lowerBounds() {
 			p.lbHops[i] = int(h)
 		}
 	}
-	p.lbMean = dijkstra(func(ch *ecosystem.Channel) float64 { return p.dist(ch).Mean() })
-	negLog := dijkstra(func(ch *ecosystem.Channel) float64 { return -math.Log(ch.Success) })
+	p.lbMean = dijkstra(func(e edge) float64 { return e.mean })
+	negLog := dijkstra(func(e edge) float64 { return e.negLogS })
 	p.lbLogSuccess = make([]float64, np)
 	for i, v := range negLog {
 		p.lbLogSuccess[i] = -v

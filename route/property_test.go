@@ -227,6 +227,13 @@ func TestPlanProperties(t *testing.T) {
 				}
 			}
 		}
+		for _, a := range ok {
+			for _, b := range refused {
+				if Dominates(a, b) {
+					t.Fatalf("allowed route %s dominates refused route %s, both returned", a.ID, b.ID)
+				}
+			}
+		}
 		for _, a := range refused {
 			for _, b := range refused {
 				if refusalKey(a.Findings) == refusalKey(b.Findings) && Dominates(a, b) {

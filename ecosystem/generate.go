@@ -264,19 +264,36 @@ func (g *generator) movers() {
 	}
 }
 
-// generatedRules have the shape of the bundled world's rules.
+// generatedRules have the shape of the bundled world's (cn-2023) rules.
 func generatedRules() []Rule {
+	const scope = "PBOC Announcement [2015] No. 43 (payment service scope)"
 	return []Rule{
-		{ID: "same-holder", Scope: RuleScopeHop, Effect: EffectRefuse,
-			When:     "hop.requires_same_holder && !hop.same_holder",
-			Citation: "PBOC Administrative Measures for Online Payment Business of Non-bank Payment Institutions (2015), art. 11",
-			Message:  "This channel only moves money between accounts of the same real-name holder."},
 		{ID: "credit-cash-out", Scope: RuleScopeHop, Effect: EffectRefuse, Advisory: true,
-			When:     "hop.credit_share_bps > 0 && hop.to.cash_withdrawable && hop.to.institution != hop.credit_issuer",
-			Citation: "CBIRC 2022 No. 13 §4(16); PBOC 2015 No. 43",
-			Message:  "Consumer credit may only be spent on purchases; moving it into cash-withdrawable money is cash-out."},
-		{ID: "third-party-mover", Scope: RuleScopeHop, Effect: EffectWarn,
-			When:     `"third_party" in hop.tags`,
+			When:     `hop.credit_share_bps > 0 && hop.credit_purpose == "consumption" && hop.to.cash_withdrawable && !hop.from.cash_withdrawable && hop.to.holder_kind == "person"`,
+			Citation: "CBIRC/PBOC Notice [2022] No. 13, §4(16); " + scope,
+			Message:  "This hop turns consumer credit into withdrawable money, which is credit cash-out."},
+		{ID: "credit-route-to-cash", Scope: RuleScopeRoute, Effect: EffectRefuse, Advisory: true,
+			When:     `route.from.kind == "credit" && route.from.purpose == "consumption" && route.to.cash_withdrawable && route.to.holder_kind == "person"`,
+			Citation: "CBIRC/PBOC Notice [2022] No. 13, §4(16); " + scope,
+			Message:  "The route starts from a consumer-credit line and ends as a person's withdrawable money: credit cash-out."},
+		{ID: "same-name-in-out", Scope: RuleScopeHop, Effect: EffectRefuse,
+			When:     `(hop.requires_same_holder || hop.channel_kind == "top_up" || hop.channel_kind == "withdraw") && !hop.same_holder`,
+			Citation: scope + ": money enters and leaves a payment account only from and to the same real-name holder",
+			Message:  "This channel only moves money between accounts of the same real-name holder."},
+		{ID: "kyc-level", Scope: RuleScopeHop, Effect: EffectRefuse,
+			When:     "hop.kyc_required > hop.from.kyc_level",
+			Citation: scope + ", identity verification",
+			Message:  "The sender's identity is not verified enough for this channel."},
+		{ID: "per-transaction-limit", Scope: RuleScopeHop, Effect: EffectRefuse,
+			When:     "hop.over_per_txn",
+			Citation: "The channel's published per-transaction limit",
+			Message:  "The amount is above this channel's per-transaction limit."},
+		{ID: "period-limit", Scope: RuleScopeHop, Effect: EffectRefuse,
+			When:     "hop.over_per_day || hop.over_per_month || hop.over_per_year",
+			Citation: "The channel's published daily, monthly and yearly limits",
+			Message:  "The amount would pass this channel's daily, monthly or yearly limit."},
+		{ID: "unlicensed-intermediary", Scope: RuleScopeHop, Effect: EffectRefuse,
+			When:     `hop.channel_kind == "cash_out_service" || "third_party" in hop.tags`,
 			Citation: "Administrative Measures for Payment Services of Non-financial Institutions, art. 26",
 			Message:  "An unlicensed intermediary moves this money; it may never arrive and accounts that use it get frozen."},
 	}

@@ -79,7 +79,8 @@ func metricNames() string {
 // {"name","seed","model","tolerance","pass"}; the other fields are for people.
 type Result struct {
 	Name string `json:"name"`
-	// Seed is the source's figure (the target's value).
+	// Seed is the source's figure: the target's value, or for a bound its
+	// middle (min and max) or the bound (min or max alone).
 	Seed float64 `json:"seed"`
 	// Model is the model's figure (0 when it could not be computed; see Err).
 	Model float64 `json:"model"`
@@ -171,7 +172,7 @@ func Run(eco *ecosystem.Ecosystem) (*Report, error) {
 
 // evaluate computes one target.
 func evaluate(eco *ecosystem.Ecosystem, checker route.RuleChecker, t ecosystem.CalibrationTarget) Result {
-	res := Result{Name: t.Name, Seed: t.Value, Source: t.Source, Metric: t.Metric, Min: t.Min, Max: t.Max, Tolerance: tolerance(t)}
+	res := Result{Name: t.Name, Seed: seed(t), Source: t.Source, Metric: t.Metric, Min: t.Min, Max: t.Max, Tolerance: tolerance(t)}
 	model, channels, err := measure(eco, checker, t)
 	res.Route = channels
 	if err != nil {
@@ -181,6 +182,21 @@ func evaluate(eco *ecosystem.Ecosystem, checker route.RuleChecker, t ecosystem.C
 	res.Model = model
 	res.Pass = passes(t, model)
 	return res
+}
+
+// seed is the source's figure as reported: the value, or for a bound its
+// middle (two-sided) or the bound itself (one-sided), so that the reported
+// seed and tolerance say what passes.
+func seed(t ecosystem.CalibrationTarget) float64 {
+	switch {
+	case t.Min != nil && t.Max != nil:
+		return roundFloat((*t.Min + *t.Max) / 2)
+	case t.Min != nil:
+		return *t.Min
+	case t.Max != nil:
+		return *t.Max
+	}
+	return t.Value
 }
 
 // tolerance is the target's absolute tolerance as reported.

@@ -208,3 +208,20 @@ func TestUnpinnedTargetUsesThePlanner(t *testing.T) {
 		t.Fatalf("cheapest route: %+v; cn-2023 has a 0%% route (QuickPass via Yu'ebao)", r)
 	}
 }
+
+func TestSeedOfBounds(t *testing.T) {
+	tests := []struct {
+		target ecosystem.CalibrationTarget
+		want   float64
+	}{
+		{ecosystem.CalibrationTarget{Value: 41}, 41},
+		{ecosystem.CalibrationTarget{Value: 0.1, Min: f64(0.08), Max: f64(0.15)}, 0.115},
+		{ecosystem.CalibrationTarget{Value: 0.02, Max: f64(0.03)}, 0.03},
+		{ecosystem.CalibrationTarget{Min: f64(7200)}, 7200},
+	}
+	for _, tc := range tests {
+		if got := seed(tc.target); got != tc.want {
+			t.Errorf("seed(%+v) = %v, want %v", tc.target, got, tc.want)
+		}
+	}
+}

@@ -35,8 +35,9 @@ any fails, 2 if the world or a target is malformed. A tolerance is absolute
 fraction of the figure (0.1 is ±10%); min:/max: make a target a bound.
 
 With --json it prints {"targets":[{"name","seed","model","tolerance","pass"}],"pass":bool};
-there the tolerance is absolute (pass is |model − seed| ≤ tolerance), except
-for a one-sided bound, whose seed is the bound and tolerance 0.
+there the tolerance is absolute and pass is |model − seed| ≤ tolerance; a
+two-sided bound shows its middle ± half its width, a one-sided bound shows the
+bound as seed with tolerance 0 (pass: model ≤ max, or ≥ min).
 
 docs/calibration.md lists the bundled world's targets, their sources and
 how the seed's ranges map to latency quantiles.`,

@@ -60,15 +60,17 @@ type chunk struct {
 	tr       []ledger.Transfer
 	pos      map[ledger.TransferID]int
 	outside  []ledger.StateChange
+	items    int
 }
 
-// readChunk decodes commits after seq until about maxTransfers transfers.
-func (ix *indexer) readChunk(after uint64, maxTransfers int) (*chunk, error) {
+// readChunk decodes commits after seq until about maxItems accounts,
+// transfers and state changes.
+func (ix *indexer) readChunk(after uint64, maxItems int) (*chunk, error) {
 	st := ix.selCommits
 	defer st.Reset()
 	st.BindInt64(1, int64(after))
 	ch := &chunk{lastSeq: after, accounts: map[ledger.AccountID]ledger.Account{}, pos: map[ledger.TransferID]int{}}
-	for len(ch.tr) < maxTransfers && st.Step() {
+	for ch.items < maxItems && st.Step() {
 		seq := uint64(st.ColumnInt64(0))
 		c, err := decodeCommit(st.ColumnRawBlob(1))
 		if err != nil {
@@ -81,6 +83,7 @@ func (ix *indexer) readChunk(after uint64, maxTransfers int) (*chunk, error) {
 }
 
 func (ch *chunk) add(c *ledger.CommitRecord) {
+	ch.items += len(c.Accounts) + len(c.Transfers) + len(c.StateChanges)
 	for _, a := range c.Accounts {
 		ch.accounts[a.ID] = a
 	}
@@ -97,10 +100,10 @@ func (ch *chunk) add(c *ledger.CommitRecord) {
 	}
 }
 
-// materialise writes one chunk of the journal after indexed into the read
-// tables in one transaction and returns the new watermark.
-func (ix *indexer) materialise(indexed uint64) (uint64, error) {
-	ch, err := ix.readChunk(indexed, maxIndexChunkTransfers)
+// materialise writes one chunk of about maxItems items of the journal after
+// indexed into the read tables in one transaction and returns the new watermark.
+func (ix *indexer) materialise(indexed uint64, maxItems int) (uint64, error) {
+	ch, err := ix.readChunk(indexed, maxItems)
 	if err != nil || ch.lastSeq == indexed {
 		return indexed, err
 	}
@@ -249,7 +252,7 @@ func (s *Store) catchUp() error {
 		return ledger.ErrStoreClosed
 	}
 	for s.indexedSeq < s.lastSeq {
-		next, err := s.ix.materialise(s.indexedSeq)
+		next, err := s.ix.materialise(s.indexedSeq, readChunkItems)
 		if err != nil {
 			return fmt.Errorf("sqlite store: materialise read tables after commit %d: %w", s.indexedSeq, err)
 		}
@@ -271,7 +274,6 @@ func (s *Store) Index() error {
 
 // idleIndexLoop materialises one chunk at a time while the writer is idle.
 func (s *Store) idleIndexLoop(idle time.Duration) {
-	defer close(s.done)
 	if idle < 0 {
 		<-s.stop
 		return
@@ -286,7 +288,7 @@ func (s *Store) idleIndexLoop(idle time.Duration) {
 		}
 		s.wmu.Lock()
 		if s.w != nil && s.indexedSeq < s.lastSeq && time.Since(s.lastCommitAt) >= idle {
-			if next, err := s.ix.materialise(s.indexedSeq); err == nil {
+			if next, err := s.ix.materialise(s.indexedSeq, readChunkItems); err == nil {
 				s.indexedSeq = next
 			}
 			// An error here is reported by the next read, which retries.

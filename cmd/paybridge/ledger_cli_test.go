@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paybridge/paybridge/ledger"
+	"github.com/paybridge/paybridge/store/sqlite"
+)
+
+// buildLedgerBinary builds the real paybridge into dir.
+func buildLedgerBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "paybridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type ledgerRun struct {
+	stdout, stderr string
+	code           int
+}
+
+func runLedgerBin(t *testing.T, bin string, args ...string) ledgerRun {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := ledgerRun{stdout.String(), stderr.String(), 0}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+		t.Fatalf("paybridge %s crashed:\n%s", strings.Join(args, " "), r.stderr)
+	}
+	return r
+}
+
+// TestLedgerCommandsEndToEnd runs bench ledger on a small load, verifies the
+// database it leaves, and checks that verify finds a broken journal, a
+// broken invariant and bad usage.
+func TestLedgerCommandsEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := buildLedgerBinary(t, dir)
+	db := filepath.Join(dir, "bench.db")
+
+	r := runLedgerBin(t, bin, "bench", "ledger", "--accounts", "200", "--transfers", "5000", "--batch", "100",
+		"--baseline-transfers", "200", "--db", db, "--json")
+	if r.code != 0 {
+		t.Fatalf("bench ledger exit %d: %s", r.code, r.stderr)
+	}
+	var bench map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &bench); err != nil {
+		t.Fatalf("bench --json output is not JSON: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"transfers_per_s", "baseline_transfers_per_s", "ratio", "commit_p50_ms", "commit_p99_ms"} {
+		if v, ok := bench[k].(float64); !ok || v <= 0 {
+			t.Errorf("bench --json %s = %v, want a positive number", k, bench[k])
+		}
+	}
+	if bench["transfers"] != float64(5000) || bench["db"] != db {
+		t.Errorf("bench --json transfers/db = %v/%v", bench["transfers"], bench["db"])
+	}
+
+	r = runLedgerBin(t, bin, "ledger", "verify", "--db", db, "--json")
+	var rep struct {
+		OK         bool              `json:"ok"`
+		Accounts   int               `json:"accounts"`
+		Transfers  int               `json:"transfers"`
+		Violations []json.RawMessage `json:"violations"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("verify exit %d, output %s %s (%v)", r.code, r.stdout, r.stderr, err)
+	}
+	// 200 accounts + the issuer; 5000 load transfers + 200 fundings.
+	if !rep.OK || rep.Accounts != 201 || rep.Transfers != 5200 || rep.Violations == nil {
+		t.Errorf("verify = %+v, want ok with 201 accounts and 5200 transfers", rep)
+	}
+	if r := runLedgerBin(t, bin, "ledger", "verify", "--db", db); r.code != 0 || !strings.Contains(r.stdout, "ok:") {
+		t.Errorf("verify (text) exit %d: %s", r.code, r.stdout)
+	}
+
+	t.Run("usage", func(t *testing.T) {
+		missing := filepath.Join(dir, "missing.db")
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"ledger", "verify"}, "--db"},
+			{[]string{"ledger", "verify", "--db", missing}, "--db"},
+			{[]string{"bench", "ledger", "--batch", "0"}, "--batch"},
+			{[]string{"bench", "ledger", "--accounts", "1"}, "--accounts"},
+			{[]string{"bench", "ledger", "--db", db}, "--db"},
+			{[]string{"bench", "ledger", "--rate", "-5"}, "--rate"},
+		} {
+			r := runLedgerBin(t, bin, tc.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("paybridge %v: exit %d, stderr %q; want exit 2 and one line naming %s", tc.args, r.code, r.stderr, tc.want)
+			}
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("verify created the missing database %s", missing)
+		}
+	})
+
+	t.Run("broken invariant", func(t *testing.T) {
+		// A consistent journal whose content breaks sum-zero and the
+		// balance history: written through the store, bypassing the engine.
+		bad := filepath.Join(dir, "bad.db")
+		s, err := sqlite.Open(bad, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Commit(context.Background(), &ledger.CommitRecord{Seq: 1, Timestamp: 10, Accounts: []ledger.Account{
+			{ID: 1, Currency: "CNY", BalanceFen: 500, Timestamp: 1},
+		}})
+		if err != nil || s.Close() != nil {
+			t.Fatal(err)
+		}
+		r := runLedgerBin(t, bin, "ledger", "verify", "--db", bad, "--json")
+		if r.code != 1 || !strings.Contains(r.stdout, `"ok":false`) || !strings.Contains(r.stdout, "sum_zero") || !strings.Contains(r.stdout, "balance_history") {
+			t.Errorf("verify of an unbalanced ledger: exit %d, %s", r.code, r.stdout)
+		}
+	})
+
+	t.Run("tampered journal", func(t *testing.T) {
+		// Flip one byte of one commit with a plain SQL client: the hash chain breaks.
+		tampered := filepath.Join(dir, "tampered.db")
+		data, err := os.ReadFile(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(tampered, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := tamperCommit(tampered, 3); err != nil {
+			t.Fatal(err)
+		}
+		r := runLedgerBin(t, bin, "ledger", "verify", "--db", tampered, "--json")
+		if r.code != 1 || !strings.Contains(r.stdout, `"journal"`) || !strings.Contains(r.stdout, "hash chain") {
+			t.Errorf("verify of a tampered journal: exit %d, %s %s", r.code, r.stdout, r.stderr)
+		}
+	})
+}
+
+// tamperCommit changes the last byte of journal entry seq.
+func tamperCommit(path string, seq int) error {
+	db, err := openRawSQL(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(`UPDATE commits SET body = substr(body, 1, length(body) - 1) || x'7f' WHERE seq = ?`, seq)
+	return err
+}

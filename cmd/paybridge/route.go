@@ -97,7 +97,7 @@ func runRoute(cmd *cobra.Command, f routeFlags) error {
 		return routeQueryError(err)
 	}
 	if f.routeID != "" {
-		if res.Routes, err = pickRoute(res.Routes, f.routeID); err != nil {
+		if res, err = pickRoute(res, f.routeID); err != nil {
 			return err
 		}
 	}
@@ -174,13 +174,22 @@ func routeQueryError(err error) error {
 	return usageErrorf("%s: %s", flag, msg)
 }
 
-func pickRoute(routes []route.Route, id string) ([]route.Route, error) {
+// pickRoute keeps only the route with the given id, from the plan or from
+// its alternative (whose query it then shows).
+func pickRoute(res *route.Result, id string) (*route.Result, error) {
 	var ids []string
-	for _, r := range routes {
-		if r.ID == id {
-			return []route.Route{r}, nil
+	for _, r := range []*route.Result{res, res.Alternative} {
+		if r == nil {
+			continue
 		}
-		ids = append(ids, r.ID)
+		for _, rt := range r.Routes {
+			if rt.ID == id {
+				picked := *r
+				picked.Routes, picked.Alternative = []route.Route{rt}, nil
+				return &picked, nil
+			}
+			ids = append(ids, rt.ID)
+		}
 	}
 	return nil, usageErrorf("--route %q is not one of this query's routes (%s)", id, strings.Join(ids, ", "))
 }

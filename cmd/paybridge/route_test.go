@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRouteEndToEnd builds the real binary once and runs `paybridge route`
+// the way a user does: the seed's question, JSON output, determinism, and
+// every kind of bad input (exit 2, one line naming the flag).
+func TestRouteEndToEnd(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "paybridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	seed := []string{"route", "--from", "alipay.huabei", "--to", "wechat.change", "--to-holder", "friend", "--amount", "1000"}
+
+	t.Run("the seed's question answered", func(t *testing.T) {
+		out, errOut, code := run(seed...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for _, want := range []string{"No allowed route.", "Refused routes", "credit-cash-out", "icbc_online_banking_to_wechat", "app switches 4", "Allowed routes", "alipay_wechat_direct"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("json contract and determinism", func(t *testing.T) {
+		args := append(append([]string{}, seed...), "--json", "--seed", "5")
+		out1, errOut, code := run(args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		out2, _, _ := run(args...)
+		if out1 != out2 {
+			t.Fatal("the same query and seed printed different JSON")
+		}
+		var doc struct {
+			Query  map[string]any   `json:"query"`
+			Routes []map[string]any `json:"routes"`
+		}
+		if err := json.Unmarshal([]byte(out1), &doc); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out1)
+		}
+		if doc.Query["from"] != "alipay.huabei" || len(doc.Routes) == 0 {
+			t.Fatalf("query %v, %d routes", doc.Query, len(doc.Routes))
+		}
+		for _, key := range []string{"id", "verdict", "hops", "sent_fen", "delivered_fen", "fee_fen", "cost_ratio", "time_mean_s", "time_p50_s", "time_p95_s", "success", "app_switches", "findings"} {
+			if _, ok := doc.Routes[0][key]; !ok {
+				t.Errorf("route lacks %q", key)
+			}
+		}
+		hop := doc.Routes[0]["hops"].([]any)[0].(map[string]any)
+		for _, key := range []string{"channel", "from", "to", "institution", "app", "fee_fen", "time_p50_s", "time_p95_s", "success"} {
+			if _, ok := hop[key]; !ok {
+				t.Errorf("hop lacks %q", key)
+			}
+		}
+		finding := doc.Routes[0]["findings"].([]any)[0].(map[string]any)
+		for _, key := range []string{"rule", "effect", "citation", "message"} {
+			if _, ok := finding[key]; !ok {
+				t.Errorf("finding lacks %q", key)
+			}
+		}
+		id := doc.Routes[0]["id"].(string)
+		one, _, code := run(append(args[:len(args)-2:len(args)-2], "--route", id)...)
+		if code != 0 || !strings.Contains(one, `"id": "`+id+`"`) || strings.Count(one, `"verdict"`) != 1 {
+			t.Fatalf("--route %s: exit %d\n%s", id, code, one)
+		}
+	})
+
+	t.Run("advisory policy warns", func(t *testing.T) {
+		out, errOut, code := run(append(append([]string{}, seed...), "--policy", "advisory", "--objective", "cost")...)
+		if code != 0 || !strings.Contains(out, "warned") || !strings.Contains(out, "policy advisory") {
+			t.Fatalf("exit %d %s\n%s", code, errOut, out)
+		}
+	})
+
+	bad := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"zero amount", []string{"--amount", "0"}, "--amount"},
+		{"negative amount", []string{"--amount", "-5"}, "--amount"},
+		{"non-numeric amount", []string{"--amount", "ten"}, "--amount"},
+		{"three decimals", []string{"--amount", "1.234"}, "--amount"},
+		{"overflow", []string{"--amount", "99999999999999999999"}, "--amount"},
+		{"unknown product", []string{"--from", "alipay.huabie"}, `did you mean "alipay.huabei"`},
+		{"unknown objective", []string{"--objective", "fastest"}, "--objective"},
+		{"unknown policy", []string{"--policy", "lax"}, "--policy"},
+		{"bad time", []string{"--at", "tomorrow"}, "--at"},
+		{"too many hops", []string{"--max-hops", "99"}, "--max-hops"},
+		{"unknown holder", []string{"--to-holder", "nobody"}, "--to-holder"},
+		{"unknown ecosystem", []string{"--ecosystem", "mars-2099"}, "--ecosystem"},
+		{"unknown route id", []string{"--route", "ffffffff"}, "--route"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{}, seed...), tt.args...)
+			out, errOut, code := run(args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stdout %q stderr %q", code, out, errOut)
+			}
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tt.want) || strings.Contains(errOut, "goroutine") {
+				t.Fatalf("stderr %q, want one line containing %q", errOut, tt.want)
+			}
+		})
+	}
+	t.Run("missing amount", func(t *testing.T) {
+		_, errOut, code := run("route", "--from", "alipay.balance", "--to", "wechat.change")
+		if code != 2 || !strings.Contains(errOut, "--amount is required") {
+			t.Fatalf("exit %d stderr %q", code, errOut)
+		}
+	})
+}

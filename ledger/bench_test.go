@@ -134,11 +134,24 @@ func BenchmarkApply(b *testing.B) {
 		name  string
 		store func() Store
 	}{{"nop", func() Store { return nopStore{} }}, {"memstore", func() Store { return NewMemStore() }}} {
-		b.Run(tc.name, func(b *testing.B) { benchEngine(b, tc.store(), 10_000, 1000, 4) })
+		b.Run(tc.name, func(b *testing.B) { benchEngine(b, tc.store(), 10_000, 1000, 4, false) })
 	}
 }
 
-func benchEngine(b *testing.B, st Store, accounts, batch, submitters int) {
+// BenchmarkScaling measures the engine on the no-op store as the number of
+// accounts, the batch size and contention (every transfer debits one hot
+// account) change. ns/op is per transfer.
+func BenchmarkScaling(b *testing.B) {
+	for _, accounts := range []int{1_000, 10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("accounts=%d", accounts), func(b *testing.B) { benchEngine(b, nopStore{}, accounts, 1000, 4, false) })
+	}
+	for _, batch := range []int{1, 10, 100, 8000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchEngine(b, nopStore{}, 10_000, batch, 4, false) })
+	}
+	b.Run("hot", func(b *testing.B) { benchEngine(b, nopStore{}, 10_000, 1000, 4, true) })
+}
+
+func benchEngine(b *testing.B, st Store, accounts, batch, submitters int, hot bool) {
 	ctx := context.Background()
 	e, err := Open(ctx, st, benchClock{}, Options{})
 	if err != nil {
@@ -159,7 +172,15 @@ func benchEngine(b *testing.B, st Store, accounts, batch, submitters int) {
 	work := make(chan []Transfer, submitters)
 	go func() {
 		for done := 0; done < b.N; done += batch {
-			work <- src.next()
+			bt := src.next()
+			if hot {
+				for i := range bt {
+					if bt[i].CreditAccount != 2 {
+						bt[i].DebitAccount = 2
+					}
+				}
+			}
+			work <- bt
 		}
 		close(work)
 	}()

@@ -338,14 +338,17 @@ func (e *Engine) Close() error {
 func (v *view) publish(rec *CommitRecord) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// Accounts keep the writer's positions: accounts are never removed, and
+	// one rolled back before its group finished never reaches a commit.
 	for i := range rec.Accounts {
-		a := &rec.Accounts[i]
-		if j, ok := v.idx[a.ID]; ok {
-			v.accs[j] = *a
-		} else {
-			v.idx[a.ID] = int32(len(v.accs))
-			v.accs = append(v.accs, *a)
+		a, pos := &rec.Accounts[i], int(rec.positions[i])
+		for pos >= len(v.accs) {
+			v.accs = append(v.accs, Account{})
 		}
+		if v.accs[pos].ID != a.ID {
+			v.idx[a.ID] = int32(pos)
+		}
+		v.accs[pos] = *a
 	}
 	for _, c := range rec.Counters {
 		v.counters[c.Key] = c.Value
@@ -426,10 +429,10 @@ type loader machine
 
 func (l *loader) VisitAccount(a Account) error {
 	m := (*machine)(l)
-	if _, dup := m.accIdx[a.ID]; dup || a.ID == 0 {
+	if _, dup := m.accIdx.get(a.ID); dup || a.ID == 0 {
 		return fmt.Errorf("%w: account %d listed twice or zero", ErrCorrupt, a.ID)
 	}
-	m.accIdx[a.ID] = int32(len(m.accs))
+	m.accIdx.put(a.ID, int32(len(m.accs)))
 	m.accs = append(m.accs, a)
 	m.dirty = append(m.dirty, 0)
 	m.lastTs = max(m.lastTs, a.Timestamp)
@@ -449,8 +452,8 @@ func (l *loader) VisitTransfer(t Transfer) error {
 	if t.Flags&TransferPending == 0 || t.State != StatePending {
 		return nil
 	}
-	di, ok1 := m.accIdx[t.DebitAccount]
-	ci, ok2 := m.accIdx[t.CreditAccount]
+	di, ok1 := m.accIdx.get(t.DebitAccount)
+	ci, ok2 := m.accIdx.get(t.CreditAccount)
 	if !ok1 || !ok2 {
 		return fmt.Errorf("%w: pending transfer %d names a missing account", ErrCorrupt, t.ID)
 	}

@@ -8,32 +8,39 @@ package ledger
 // bucket; buckets are spread by Fibonacci hashing, which places consecutive
 // runs far apart without collisions. 40 bytes per slot,
 // at most 3/4 full.
-type idTable struct {
-	slots []idSlot
+type idTable = table[TransferID, tEntry]
+
+// accountTable maps account ids to their position in machine.accs.
+type accountTable = table[AccountID, int32]
+
+// table is the open-addressing hash table behind idTable and accountTable;
+// key 0 marks an empty slot (0 is never a valid id).
+type table[K ~uint64, V any] struct {
+	slots []slot[K, V]
 	n     int
 	shift uint8
 }
 
-type idSlot struct {
-	id TransferID // 0 = empty
-	e  tEntry
+type slot[K ~uint64, V any] struct {
+	id K // 0 = empty
+	e  V
 }
 
 const idTableMinSlots = 1 << 10
 
-func (t *idTable) init(slots int) {
+func (t *table[K, V]) init(slots int) {
 	size := idTableMinSlots
 	shift := uint8(64 - 10)
 	for size < slots {
 		size <<= 1
 		shift--
 	}
-	t.slots = make([]idSlot, size)
+	t.slots = make([]slot[K, V], size)
 	t.shift = shift
 	t.n = 0
 }
 
-func (t *idTable) home(id TransferID) int {
+func (t *table[K, V]) home(id K) int {
 	bucket := (uint64(id) >> idRunBits) * 0x9E3779B97F4A7C15 >> (t.shift + idRunBits)
 	return int(bucket<<idRunBits | uint64(id)&(1<<idRunBits-1))
 }
@@ -43,9 +50,10 @@ func (t *idTable) home(id TransferID) int {
 const idRunBits = 6
 
 // get returns the entry of id.
-func (t *idTable) get(id TransferID) (tEntry, bool) {
-	if t.slots == nil {
-		return tEntry{}, false
+func (t *table[K, V]) get(id K) (V, bool) {
+	var zero V
+	if t.slots == nil || id == 0 {
+		return zero, false
 	}
 	mask := len(t.slots) - 1
 	for i := t.home(id); ; i = (i + 1) & mask {
@@ -54,13 +62,13 @@ func (t *idTable) get(id TransferID) (tEntry, bool) {
 			return s.e, true
 		}
 		if s.id == 0 {
-			return tEntry{}, false
+			return zero, false
 		}
 	}
 }
 
 // put inserts or replaces the entry of id (id ≠ 0).
-func (t *idTable) put(id TransferID, e tEntry) {
+func (t *table[K, V]) put(id K, e V) {
 	if t.slots == nil {
 		t.init(0)
 	}
@@ -84,8 +92,8 @@ func (t *idTable) put(id TransferID, e tEntry) {
 
 // del removes id, shifting later members of its probe run back so that
 // lookups never stop early.
-func (t *idTable) del(id TransferID) {
-	if t.slots == nil {
+func (t *table[K, V]) del(id K) {
+	if t.slots == nil || id == 0 {
 		return
 	}
 	mask := len(t.slots) - 1
@@ -104,11 +112,11 @@ func (t *idTable) del(id TransferID) {
 			i = j
 		}
 	}
-	t.slots[i] = idSlot{}
+	t.slots[i] = slot[K, V]{}
 	t.n--
 }
 
-func (t *idTable) grow() {
+func (t *table[K, V]) grow() {
 	old := t.slots
 	t.init(len(old) * 2)
 	for i := range old {
@@ -119,4 +127,4 @@ func (t *idTable) grow() {
 }
 
 // len returns the number of entries.
-func (t *idTable) len() int { return t.n }
+func (t *table[K, V]) len() int { return t.n }

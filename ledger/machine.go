@@ -12,7 +12,7 @@ import (
 // writer) and does no I/O; each group of applied batches yields a
 // CommitRecord for the store.
 type machine struct {
-	accIdx map[AccountID]int32
+	accIdx accountTable
 	accs   []Account
 	// dirty[i] == group when accs[i] changed in the current group.
 	dirty     []uint64
@@ -60,7 +60,6 @@ type pend struct {
 
 func newMachine() *machine {
 	return &machine{
-		accIdx:   map[AccountID]int32{},
 		keys:     map[string]TransferID{},
 		pending:  map[TransferID]*pend{},
 		counters: map[string]int64{},
@@ -119,7 +118,7 @@ func (m *machine) createAccount(a *Account, now int64) Result {
 	if code := validateAccount(a); code != ResultOK {
 		return Result{Code: code}
 	}
-	if i, ok := m.accIdx[a.ID]; ok {
+	if i, ok := m.accIdx.get(a.ID); ok {
 		old := &m.accs[i]
 		if old.Holder != a.Holder || old.Institution != a.Institution || old.Product != a.Product ||
 			old.Currency != a.Currency || old.Flags&AccountNoFloor != a.Flags&AccountNoFloor {
@@ -134,7 +133,7 @@ func (m *machine) createAccount(a *Account, now int64) Result {
 	i := int32(len(m.accs))
 	m.accs = append(m.accs, acc)
 	m.dirty = append(m.dirty, 0)
-	m.accIdx[a.ID] = i
+	m.accIdx.put(a.ID, i)
 	m.touch(i)
 	if m.inUnit {
 		m.undo = append(m.undo, undoEntry{kind: undoAccountCreate, acc: i})
@@ -174,7 +173,7 @@ func effectiveFloor(floor int64, flags AccountFlags) int64 {
 }
 
 func (m *machine) updateAccount(u *AccountUpdate) Result {
-	i, ok := m.accIdx[u.ID]
+	i, ok := m.accIdx.get(u.ID)
 	if !ok {
 		if u.ID == 0 {
 			return Result{Code: ResultIDZero}
@@ -281,11 +280,11 @@ func validateTransferShape(t *Transfer) Code {
 
 // move applies a single-phase or pending transfer.
 func (m *machine) move(t *Transfer, fp fingerprint, now int64) Result {
-	di, ok := m.accIdx[t.DebitAccount]
+	di, ok := m.accIdx.get(t.DebitAccount)
 	if !ok {
 		return Result{Code: ResultDebitAccountNotFound}
 	}
-	ci, ok := m.accIdx[t.CreditAccount]
+	ci, ok := m.accIdx.get(t.CreditAccount)
 	if !ok {
 		return Result{Code: ResultCreditAccountNotFound}
 	}
@@ -551,7 +550,7 @@ func (m *machine) rollbackUnit() {
 		case undoAccount:
 			m.accs[u.acc] = u.old
 		case undoAccountCreate:
-			delete(m.accIdx, m.accs[u.acc].ID)
+			m.accIdx.del(m.accs[u.acc].ID)
 			m.accs = m.accs[:u.acc]
 			m.dirty = m.dirty[:u.acc]
 		case undoIndex:
@@ -728,11 +727,12 @@ func (m *machine) finishGroup(now int64) *CommitRecord {
 		old := m.free[n-1]
 		m.free = m.free[:n-1]
 		m.rec.Transfers, m.rec.StateChanges = old.Transfers[:0], old.StateChanges[:0]
-		rec.Accounts = old.Accounts[:0]
+		rec.Accounts, rec.positions = old.Accounts[:0], old.positions[:0]
 	}
 	for _, i := range m.dirtyList {
 		if int(i) < len(m.accs) && m.dirty[i] == m.group {
 			rec.Accounts = append(rec.Accounts, m.accs[i])
+			rec.positions = append(rec.positions, i)
 			m.dirty[i] = 0 // a rolled-back and re-created account may be listed twice
 		}
 	}

@@ -32,6 +32,10 @@ type CommitRecord struct {
 	StateChanges []StateChange
 	Counters     []Counter
 	Records      []Record
+
+	// positions[i] is Accounts[i]'s position in the engine's account table
+	// (engine-internal; stores ignore it).
+	positions []int32
 }
 
 // StateChange moves the pending transfer ID to State (posted, voided or expired).

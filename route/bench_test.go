@@ -1,6 +1,7 @@
 package route
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -103,5 +104,20 @@ func generatedQueries(eco *ecosystem.Ecosystem) []namedQuery {
 		{"wallet-to-friend-wallet", Query{From: wallets[0], To: wallets[len(wallets)-1], ToHolder: "friend", AmountFen: 1000 * yuan, Seed: 1}},
 		{"bank-to-wallet", Query{From: eco.Products[3].ID, To: wallets[1], AmountFen: 1000 * yuan, Seed: 1}},
 		{"credit-to-friend-wallet", Query{From: credit, To: wallet, ToHolder: "friend", AmountFen: 1000 * yuan, Seed: 1}},
+	}
+}
+
+// BenchmarkPlanGeneratedScaling shows how one query's cost grows with the
+// world: the wallet-to-friend query on generated worlds of 250 to 4,000
+// institutions (about 20 channels each).
+func BenchmarkPlanGeneratedScaling(b *testing.B) {
+	for _, n := range []int{250, 500, 1000, 2000, 4000} {
+		eco := ecosystem.Generate(n, 1)
+		rules, err := compliance.NewChecker(eco.Rules, compliance.PolicyStrict)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q := generatedQueries(eco)[0]
+		b.Run(fmt.Sprintf("institutions=%d/channels=%d", n, len(eco.Channels)), func(b *testing.B) { benchPlan(b, eco, rules, q.q) })
 	}
 }

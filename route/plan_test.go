@@ -607,3 +607,22 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestOrderPair(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	for trial := range 200 {
+		n := 1 + rng.IntN(600)
+		s := make([]float64, n)
+		for j := range s {
+			s[j] = float64(rng.IntN(50)) // many ties
+		}
+		sorted := slices.Clone(s)
+		slices.Sort(sorted)
+		i := rng.IntN(n)
+		a, b := orderPair(s, i)
+		wantB := sorted[min(i+1, n-1)]
+		if a != sorted[i] || b != wantB {
+			t.Fatalf("trial %d: orderPair(n=%d, i=%d) = %v, %v; want %v, %v", trial, n, i, a, b, sorted[i], wantB)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // clearing windows use the ecosystem's timezone without the host's zoneinfo
 
@@ -414,9 +416,36 @@ func (p *planner) dist(ch *ecosystem.Channel) Distribution {
 func (p *planner) samplesOf(ch *ecosystem.Channel) []float64 {
 	s, ok := p.samples[ch]
 	if !ok {
-		s = p.dist(ch).samples()
+		s = latencySamples(ch.Latency)
 		p.samples[ch] = s
 	}
+	return s
+}
+
+// sampleCache holds the stratified samples of each latency distribution
+// seen, shared by every plan (they depend on the distribution only).
+var sampleCache sync.Map // ecosystem.Latency → []float64
+
+// maxCachedPerms bounds permCache; past it permutations are computed per plan.
+const maxCachedPerms = 4096
+
+var (
+	permCache sync.Map // permKey → []int
+	permCount atomic.Int64
+)
+
+type permKey struct {
+	seed uint64
+	k    int
+}
+
+func latencySamples(l ecosystem.Latency) []float64 {
+	l.Range = "" // informational only
+	if s, ok := sampleCache.Load(l); ok {
+		return s.([]float64)
+	}
+	s := HopLatency(&ecosystem.Channel{Latency: l}).samples()
+	sampleCache.Store(l, s)
 	return s
 }
 
@@ -424,11 +453,21 @@ func (p *planner) samplesOf(ch *ecosystem.Channel) []float64 {
 // the other hops' (a Latin hypercube over the route's hops).
 func (p *planner) perm(k int) []int {
 	for len(p.perms) <= k {
-		i := len(p.perms)
-		rng := rand.New(rand.NewPCG(p.q.Seed, uint64(i)+1))
-		p.perms = append(p.perms, rng.Perm(TimeSamples))
+		p.perms = append(p.perms, seededPerm(p.q.Seed, len(p.perms)))
 	}
 	return p.perms[k]
+}
+
+func seededPerm(seed uint64, k int) []int {
+	key := permKey{seed, k}
+	if perm, ok := permCache.Load(key); ok {
+		return perm.([]int)
+	}
+	perm := rand.New(rand.NewPCG(seed, uint64(k)+1)).Perm(TimeSamples)
+	if permCount.Add(1) <= maxCachedPerms {
+		permCache.Store(key, perm)
+	}
+	return perm
 }
 
 // evaluate turns a label at the target into a Route. With meanOnly it
@@ -452,12 +491,16 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 	}
 	var id strings.Builder
 	for i, s := range steps {
-		d := p.dist(s.ch)
-		r.Hops = append(r.Hops, Hop{
+		hop := Hop{
 			Channel: s.ch.ID, From: s.ch.From, To: s.ch.To, FromHolder: s.fromHolder.ID, ToHolder: s.toHolder.ID,
 			Institution: s.ch.Institution, App: s.apps[0], Apps: s.apps, AmountFen: s.amountIn, FeeFen: s.fee,
-			TimeP50S: d.Quantile(0.5), TimeP95S: d.Quantile(0.95), Success: s.ch.Success,
-		})
+			Success: s.ch.Success,
+		}
+		if !meanOnly {
+			d := p.dist(s.ch)
+			hop.TimeP50S, hop.TimeP95S = d.Quantile(0.5), d.Quantile(0.95)
+		}
+		r.Hops = append(r.Hops, hop)
 		r.Findings = append(r.Findings, s.findings...)
 		cr.Hops = append(cr.Hops, s.hop)
 		for _, in := range append([]string{s.ch.Institution}, s.ch.Via...) {
@@ -549,23 +592,72 @@ func (p *planner) timeStats(steps []*step) (mean, p50, p95 float64) {
 		}
 		mean /= TimeSamples
 	}
-	slices.Sort(sums)
-	return mean, quantileSorted(sums, 0.5), quantileSorted(sums, 0.95)
+	i95, f95 := quantilePos(len(sums), 0.95)
+	i50, f50 := quantilePos(len(sums), 0.5)
+	lo95, hi95 := orderPair(sums, i95)
+	lo50, hi50 := orderPair(sums[:i95+1], i50)
+	return mean, lo50*(1-f50) + hi50*f50, lo95*(1-f95) + hi95*f95
 }
 
-// quantileSorted interpolates the p-quantile of sorted samples, each taken
-// as the midpoint of its stratum.
-func quantileSorted(s []float64, p float64) float64 {
-	x := p*float64(len(s)) - 0.5
-	if x <= 0 {
-		return s[0]
+// quantilePos is where the p-quantile of n samples lies when each sample is
+// the midpoint of its stratum: between order statistics i and i+1, a
+// fraction f of the way.
+func quantilePos(n int, p float64) (i int, f float64) {
+	x := p*float64(n) - 0.5
+	switch {
+	case x <= 0:
+		return 0, 0
+	case x >= float64(n-1):
+		return n - 1, 0
 	}
-	i := int(x)
-	if i >= len(s)-1 {
-		return s[len(s)-1]
+	return int(x), x - float64(int(x))
+}
+
+// orderPair returns the i-th and (i+1)-th smallest of s (the i-th twice for
+// the last), reordering s so that s[:i] ≤ s[i] ≤ s[i+1:]. It is a
+// quickselect with a median-of-three pivot: linear on average, and the
+// same input always gives the same output.
+func orderPair(s []float64, i int) (float64, float64) {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		a, b := lo, hi
+		for a <= b {
+			for s[a] < pivot {
+				a++
+			}
+			for s[b] > pivot {
+				b--
+			}
+			if a <= b {
+				s[a], s[b] = s[b], s[a]
+				a++
+				b--
+			}
+		}
+		switch {
+		case i <= b:
+			hi = b
+		case i >= a:
+			lo = a
+		default:
+			lo, hi = i, i
+		}
 	}
-	f := x - float64(i)
-	return s[i]*(1-f) + s[i+1]*f
+	if i+1 >= len(s) {
+		return s[i], s[i]
+	}
+	return s[i], slices.Min(s[i+1:])
 }
 
 // lowerBounds computes, for every product, the fewest hops, the least mean

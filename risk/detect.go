@@ -20,10 +20,11 @@ const (
 	FamilyGatherScatter = "gather-scatter"
 	FamilyScatterGather = "scatter-gather"
 	FamilyMuleChain     = "mule-chain"
+	FamilyRepeatPair    = "repeat-pair"
 )
 
 // Families lists every pattern family, in a stable order.
-var Families = []string{FamilyCycle, FamilyFanIn, FamilyFanOut, FamilyGatherScatter, FamilyScatterGather, FamilyMuleChain}
+var Families = []string{FamilyCycle, FamilyFanIn, FamilyFanOut, FamilyGatherScatter, FamilyScatterGather, FamilyMuleChain, FamilyRepeatPair}
 
 // pathStep is one hop of a found cycle.
 type pathStep struct {

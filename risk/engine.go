@@ -198,6 +198,8 @@ func candidate(f *Features, family string) bool {
 		return f.SGPaths >= 2
 	case FamilyMuleChain:
 		return f.MuleDiffBps >= 0
+	case FamilyRepeatPair:
+		return f.PairCount >= 2
 	}
 	return false
 }

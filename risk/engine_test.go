@@ -77,6 +77,14 @@ func TestDetectors(t *testing.T) {
 		{"linked mule keeps a fee", []Event{
 			ev("1", "victim", "mule", 0, 1000000, KindTransfer), ev("2", "mule", "agent", 30, 999000, KindCashOut),
 		}, "mule-linked", func(f *Features) bool { return f.MuleDiffBps == 10 && f.MuleSameAccount }},
+		{"repeated pair", []Event{
+			ev("1", "a", "b", 0, 100, KindTransfer), ev("2", "a", "b", 60, 200, KindTransfer), ev("3", "a", "b", 120, 300, KindTransfer),
+			ev("4", "a", "b", 180, 100, KindTransfer), ev("5", "a", "b", 240, 200, KindTransfer), ev("6", "a", "b", 300, 300, KindTransfer),
+			ev("7", "a", "b", 360, 100, KindTransfer), ev("8", "a", "b", 420, 200, KindTransfer),
+		}, "repeat-pair", func(f *Features) bool { return f.PairCount == 8 && f.FanOut == 1 }},
+		{"watched holders after a cycle", []Event{
+			ev("1", "a", "b", 0, 100000, KindTransfer), ev("2", "b", "a", 10, 90000, KindTransfer), ev("3", "a", "z", 20, 5000, KindTransfer),
+		}, "watched-holder", func(f *Features) bool { return f.FromWatched && !f.ToWatched && !f.RingLink }},
 		{"no mule outside the window", []Event{
 			ev("1", "victim", "mule", 0, 1000000, KindTransfer), ev("2", "mule", "agent", 25*60, 1000000, KindCashOut),
 		}, "", func(f *Features) bool { return f.MuleDiffBps == -1 }},
@@ -99,6 +107,12 @@ func TestDetectors(t *testing.T) {
 			}
 			if m == nil {
 				t.Fatalf("rule %s did not match: %+v", tt.rule, d.Matches)
+			}
+			if tt.rule == "watched-holder" { // a rule without a pattern: its values explain it
+				if m.Values["from_watched"] != true {
+					t.Fatalf("values %v", m.Values)
+				}
+				return
 			}
 			if m.Pattern == nil || len(m.Pattern.Members) < 2 {
 				t.Fatalf("rule %s: pattern without members: %+v", tt.rule, m.Pattern)

@@ -28,6 +28,7 @@ type Features struct {
 	ToInCount24h   int64   `json:"to_in_count_24h"`  // receiver's receipts over DayWindow, this one included
 	NewCounterpart bool    `json:"new_counterparty"` // sender has not paid this receiver within PatternWindow
 	NewCounterpts  int64   `json:"new_counterparties_24h"`
+	PairCount      int64   `json:"pair_count"`   // sender → receiver payments over PatternWindow, this one included
 	OnwardSeconds  float64 `json:"onward_s"`     // seconds since the sender last received money (-1: none in window)
 	InOutRatio     float64 `json:"in_out_ratio"` // sender's outflow / inflow over PatternWindow (-1: no inflow)
 
@@ -42,6 +43,8 @@ type Features struct {
 	GSPayoutRatio    float64 `json:"gs_payout_ratio"`    // its payout / intake over PatternWindow (-1: unknown)
 	SGPaths          int64   `json:"sg_paths"`           // scatter-gather: distinct intermediaries from one source to the receiver
 	RingLink         bool    `json:"ring_link"`          // both holders were in a held/refused pattern within PatternWindow
+	FromWatched      bool    `json:"from_watched"`       // the sender was in a held/refused pattern within PatternWindow
+	ToWatched        bool    `json:"to_watched"`         // the receiver was
 	MuleDiffBps      int64   `json:"mule_diff_bps"`      // amount difference to the linked transfer/cash-out (-1: none)
 	MuleGapSeconds   float64 `json:"mule_gap_s"`         // time between them
 	MuleSameAccount  bool    `json:"mule_same_account"`  // the cash-out left the account the transfer reached
@@ -68,6 +71,7 @@ var featureVars = []featureVar{
 	{"to_in_count_24h", 'i', func(f *Features) any { return f.ToInCount24h }},
 	{"new_counterparty", 'b', func(f *Features) any { return f.NewCounterpart }},
 	{"new_counterparties_24h", 'i', func(f *Features) any { return f.NewCounterpts }},
+	{"pair_count", 'i', func(f *Features) any { return f.PairCount }},
 	{"onward_s", 'f', func(f *Features) any { return f.OnwardSeconds }},
 	{"in_out_ratio", 'f', func(f *Features) any { return f.InOutRatio }},
 	{"out_count_w", 'i', func(f *Features) any { return f.OutCountWindow }},
@@ -81,6 +85,8 @@ var featureVars = []featureVar{
 	{"gs_payout_ratio", 'f', func(f *Features) any { return f.GSPayoutRatio }},
 	{"sg_paths", 'i', func(f *Features) any { return f.SGPaths }},
 	{"ring_link", 'b', func(f *Features) any { return f.RingLink }},
+	{"from_watched", 'b', func(f *Features) any { return f.FromWatched }},
+	{"to_watched", 'b', func(f *Features) any { return f.ToWatched }},
 	{"mule_diff_bps", 'i', func(f *Features) any { return f.MuleDiffBps }},
 	{"mule_gap_s", 'f', func(f *Features) any { return f.MuleGapSeconds }},
 	{"mule_same_account", 'b', func(f *Features) any { return f.MuleSameAccount }},
@@ -101,7 +107,7 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 	f.Velocity1h, f.OutCount24h, f.OutSum24h = 1, 1, e.AmountMinor
 	creditSum := e.AmountMinor / MaxCreditShareBps * e.CreditShareBps
 	creditSum += e.AmountMinor % MaxCreditShareBps * e.CreditShareBps / MaxCreditShareBps
-	f.NewCounterpart = true
+	f.NewCounterpart, f.PairCount = true, 1
 	var outWin, inWin int64
 	outWin = e.AmountMinor
 	if hasU {
@@ -113,6 +119,7 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 			}
 			if hasV && ed.peer == vID && ed.peerGen == v.gen {
 				f.NewCounterpart = false
+				f.PairCount++
 			}
 			if ed.cur == e.Currency {
 				outWin += ed.amount
@@ -175,7 +182,9 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 			}
 		}
 	}
-	f.RingLink = hasU && hasV && uID != vID && u.watchUntil >= now && v.watchUntil >= now
+	f.FromWatched = hasU && u.watchUntil >= now
+	f.ToWatched = hasV && v.watchUntil >= now
+	f.RingLink = f.FromWatched && f.ToWatched && uID != vID
 }
 
 func containsID(s []uint32, x uint32) bool {

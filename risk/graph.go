@@ -11,7 +11,7 @@ import (
 const (
 	// PatternWindow is how long an edge of the funds graph lives: features,
 	// fans, cycles and gather/scatter patterns look this far back.
-	PatternWindow = 96 * time.Hour
+	PatternWindow = 168 * time.Hour
 	// MaxEdgesPerNode caps each holder's in- and out-edge buffers (ring: the oldest goes first).
 	MaxEdgesPerNode = 32
 	// MaxNodes caps the number of holders held in the graph. Past it, holders

@@ -72,6 +72,14 @@ func (en *Engine) pattern(family string, e *Event, uID, vID uint32, hasU, hasV b
 		if hasU && hasV {
 			en.scatterGatherMembers(uID, vID, win, add, fromEdge, toEdge)
 		}
+	case FamilyRepeatPair:
+		if hasU && hasV {
+			for i := range g.nodes[uID].out {
+				if ed := &g.nodes[uID].out[i]; ed.t >= win && g.live(ed) && ed.peer == vID {
+					add(fromEdge(uID, ed))
+				}
+			}
+		}
 	case FamilyMuleChain:
 		m := en.s.mule
 		add(Member{TxID: m.tx, From: m.from, To: m.to, Time: time.Unix(m.t, 0).UTC(), AmountMinor: m.amount, Currency: m.cur})

@@ -32,8 +32,8 @@ func TestScore(t *testing.T) {
 }
 
 // TestSharedFigures replays the development data with the default rules and
-// asserts the figures the engine reaches (issue 6). Figures not reached are
-// logged, not asserted: see docs/risk.md.
+// asserts the figures of issue 6. It is skipped with -short and when the
+// shared data is absent.
 func TestSharedFigures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays the shared data sets")
@@ -75,14 +75,18 @@ func TestSharedFigures(t *testing.T) {
 	if rep.Transactions.Precision < 0.5 {
 		t.Errorf("IBM transaction precision %.3f < 0.5", rep.Transactions.Precision)
 	}
-	for _, fam := range []string{"GATHER-SCATTER", "SCATTER-GATHER"} {
-		if f := rep.Families[fam]; f.Recall < 0.7 {
-			t.Errorf("IBM %s per-pattern recall %.3f < 0.7", fam, f.Recall)
+	for _, fam := range []string{"CYCLE", "FAN-IN", "FAN-OUT", "GATHER-SCATTER", "SCATTER-GATHER"} {
+		f := rep.Families[fam]
+		if f.Patterns == 0 {
+			// No pattern of the family lies wholly inside the sample (CYCLE): score its rows instead.
+			t.Logf("IBM %s: no whole pattern in the sample; row recall %.3f over %d rows", fam, f.RowsRecall, f.Rows)
+			if f.RowsRecall < 0.7 {
+				t.Errorf("IBM %s row recall %.3f < 0.7", fam, f.RowsRecall)
+			}
+			continue
 		}
-	}
-	for _, fam := range []string{"CYCLE", "FAN-IN", "FAN-OUT"} {
-		if f := rep.Families[fam]; f.Patterns == 0 || f.Recall < 0.7 {
-			t.Logf("NOT REACHED: IBM %s per-pattern recall %.3f over %d whole patterns (target 0.7)", fam, f.Recall, f.Patterns)
+		if f.Recall < 0.7 {
+			t.Errorf("IBM %s per-pattern recall %.3f < 0.7", fam, f.Recall)
 		}
 	}
 }

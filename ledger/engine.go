@@ -52,10 +52,12 @@ type Engine struct {
 	clock Clock
 	opts  Options
 
-	m        *machine // owned by the writer goroutine
-	in       chan *submission
-	commits  chan *commitGroup
-	recycled chan *CommitRecord // committed records back to the writer for reuse
+	m          *machine // owned by the writer goroutine
+	in         chan *submission
+	commits    chan *commitGroup
+	recycled   chan *CommitRecord // committed records back to the writer for reuse
+	ready      chan struct{}      // the committer is waiting for a group
+	writerDone chan struct{}      // closed when the writer has handed over its last group
 
 	closeMu  sync.RWMutex
 	closed   bool
@@ -109,10 +111,12 @@ func Open(ctx context.Context, store Store, clock Clock, opts Options) (*Engine,
 	}
 	e := &Engine{
 		store: store, clock: clock, opts: opts, m: m,
-		in:       make(chan *submission, opts.QueueDepth),
-		commits:  make(chan *commitGroup, 1),
-		recycled: make(chan *CommitRecord, 2),
-		stopTick: make(chan struct{}),
+		in:         make(chan *submission, opts.QueueDepth),
+		commits:    make(chan *commitGroup, 1),
+		ready:      make(chan struct{}),
+		writerDone: make(chan struct{}),
+		recycled:   make(chan *CommitRecord, 2),
+		stopTick:   make(chan struct{}),
 	}
 	e.view = view{idx: make(map[AccountID]int32, len(m.accs)), accs: make([]Account, len(m.accs)),
 		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq}
@@ -233,33 +237,54 @@ func batchSize(b *Batch) int {
 	return max(1, len(b.Transfers)+len(b.Accounts)+len(b.Updates)+len(b.Counters))
 }
 
-// writer applies submissions in arrival order and cuts them into groups.
+// writer applies submissions in arrival order into the current group and
+// hands the group over when the committer is free (it signals on ready) or
+// when the group is full. So while one group is being made durable the next
+// one grows with everything that arrives meanwhile: the busier the store,
+// the bigger the groups.
 func (e *Engine) writer() {
 	defer e.wg.Done()
-	defer close(e.commits)
-	for s := range e.in {
-		g := &commitGroup{}
-		n := e.applyOne(s, g)
-	fill:
-		for n < e.opts.MaxGroupTransfers {
-			select {
-			case s2, ok := <-e.in:
-				if !ok {
-					break fill
-				}
-				n += e.applyOne(s2, g)
-			default:
-				break fill
-			}
+	defer close(e.writerDone)
+	var g *commitGroup
+	n := 0
+	in := e.in
+	for in != nil || g != nil {
+		var ready chan struct{}
+		if g != nil {
+			ready = e.ready
 		}
 		select {
-		case r := <-e.recycled:
-			e.m.recycle(r)
-		default:
+		case s, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			if g == nil {
+				g = &commitGroup{}
+			}
+			n += e.applyOne(s, g)
+			if n >= e.opts.MaxGroupTransfers {
+				<-e.ready
+				e.handOver(g)
+				g, n = nil, 0
+			}
+		case <-ready:
+			e.handOver(g)
+			g, n = nil, 0
 		}
-		g.rec = e.m.finishGroup(e.clock.Now().UnixNano())
-		e.commits <- g
 	}
+}
+
+// handOver closes the group and gives it to the committer, which has just
+// signalled that it is waiting.
+func (e *Engine) handOver(g *commitGroup) {
+	select {
+	case r := <-e.recycled:
+		e.m.recycle(r)
+	default:
+	}
+	g.rec = e.m.finishGroup(e.clock.Now().UnixNano())
+	e.commits <- g
 }
 
 func (e *Engine) applyOne(s *submission, g *commitGroup) int {
@@ -275,7 +300,13 @@ func (e *Engine) applyOne(s *submission, g *commitGroup) int {
 // releases its submitters.
 func (e *Engine) committer() {
 	defer e.wg.Done()
-	for g := range e.commits {
+	for {
+		select {
+		case e.ready <- struct{}{}:
+		case <-e.writerDone:
+			return
+		}
+		g := <-e.commits
 		err := e.failedErr()
 		if err == nil && g.rec != nil {
 			if cerr := e.store.Commit(context.Background(), g.rec); cerr != nil {

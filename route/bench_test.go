@@ -26,7 +26,8 @@ func bundled(tb testing.TB, policy compliance.Policy) (*ecosystem.Ecosystem, *co
 }
 
 // benchPlan plans q b.N times and reports the median and 99th-percentile
-// time of one query besides the mean.
+// wall time of one query besides the mean, and the process CPU time per
+// query (robust to other load on a shared machine; it includes the GC).
 func benchPlan(b *testing.B, eco *ecosystem.Ecosystem, rules RuleChecker, q Query) {
 	b.Helper()
 	if _, err := Plan(eco, q, rules); err != nil {
@@ -35,6 +36,7 @@ func benchPlan(b *testing.B, eco *ecosystem.Ecosystem, rules RuleChecker, q Quer
 	times := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for range b.N {
 		start := time.Now()
 		if _, err := Plan(eco, q, rules); err != nil {
@@ -43,6 +45,7 @@ func benchPlan(b *testing.B, eco *ecosystem.Ecosystem, rules RuleChecker, q Quer
 		times = append(times, time.Since(start))
 	}
 	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")

@@ -29,6 +29,7 @@ func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	p.buildGraph()
 	p.lowerBounds()
 	p.search()
 	res := &Result{Query: n.info(eco), Truncated: p.truncated, Search: p.stats}
@@ -143,38 +144,37 @@ func (p *planner) expand(l *label) {
 	if l.hops >= p.q.MaxHops {
 		return
 	}
-	prod := p.productOf(l.node)
-	for _, ch := range p.eco.ChannelsFrom(prod.ID) {
-		if !p.exists(ch) {
-			continue
-		}
-		to := p.prodIdx[ch.To]
+	for _, ei := range p.out[int(l.node)/len(p.holders)] {
+		e := &p.edges[ei]
+		to := e.to
 		if l.hops+1+p.lbHops[to] > p.q.MaxHops {
 			continue
 		}
-		for _, h2 := range p.targetHolders(ch, int(l.holder)) {
-			node := p.nodeOf(to, h2)
-			if onPath(l, node) {
-				continue
-			}
-			if p.stats.Labels >= MaxLabels {
-				p.truncated = true
-				return
-			}
-			if p.frontDominates(p.optimistic(l, ch, to)) {
-				p.stats.Pruned++
-				continue
-			}
-			next, ok := p.extend(l, ch, h2)
-			if !ok {
-				continue
-			}
-			if node == p.targetNode {
-				p.complete(next)
-				continue
-			}
-			p.insert(next)
+		h2, ok := p.targetHolder(e, int(l.holder))
+		if !ok {
+			continue
 		}
+		node := p.nodeOf(to, h2)
+		if onPath(l, node) {
+			continue
+		}
+		if p.stats.Labels >= MaxLabels {
+			p.truncated = true
+			return
+		}
+		if p.frontDominates(p.optimistic(l, e)) {
+			p.stats.Pruned++
+			continue
+		}
+		next, ok := p.extend(l, e, h2)
+		if !ok {
+			continue
+		}
+		if node == p.targetNode {
+			p.complete(next)
+			continue
+		}
+		p.insert(next)
 	}
 }
 
@@ -188,15 +188,15 @@ func onPath(l *label, node int32) bool {
 	return false
 }
 
-// optimistic bounds every route that extends l along ch below: what l has
-// so far plus ch's own mean, success and app switches, plus the lower
-// bounds from ch's destination product `to` to the target.
-func (p *planner) optimistic(l *label, ch *ecosystem.Channel, to int) criteria {
+// optimistic bounds every route that extends l along e below: what l has
+// so far plus e's own mean, success and app switches, plus the lower
+// bounds from e's destination to the target.
+func (p *planner) optimistic(l *label, e *edge) criteria {
 	return criteria{
 		fee:      l.fee,
-		mean:     l.mean + p.dist(ch).Mean() + p.lbMean[to],
-		failure:  1 - l.success*ch.Success*math.Exp(p.lbLogSuccess[to]),
-		switches: l.switches + switchesOf(l.lastApp, p.appsOf(ch)),
+		mean:     l.mean + e.mean + p.lbMean[e.to],
+		failure:  1 - l.success*math.Exp(-e.negLogSuccess+p.lbLogSuccess[e.to]),
+		switches: l.switches + switchesOf(l.lastApp, p.appsOfEdge(e)),
 		requires: l.requires,
 	}
 }
@@ -398,11 +398,12 @@ func Evaluate(eco *ecosystem.Ecosystem, q Query, channelIDs []string, rules Rule
 		if !p.exists(ch) {
 			return nil, queryErr(field, "channel %s does not exist at %s", id, n.At.Format("2006-01-02T15:04:05Z07:00"))
 		}
-		holders := p.targetHolders(ch, int(l.holder))
-		if len(holders) == 0 {
+		e := p.newEdge(ch)
+		h2, ok := p.targetHolder(&e, int(l.holder))
+		if !ok {
 			return nil, queryErr(field, "channel %s cannot carry money of holder %s to %s", id, p.holders[l.holder].ID, ch.To)
 		}
-		next, ok := p.extend(l, ch, holders[0])
+		next, ok := p.extend(l, &e, h2)
 		if !ok {
 			return nil, queryErr(field, "channel %s would take the whole %d fen left as its fee", id, l.amount)
 		}

@@ -50,6 +50,8 @@ type planner struct {
 	samples   map[*ecosystem.Channel][]float64
 	clearings map[*ecosystem.Channel][]*clearing
 	perms     [][]int
+	edges     []edge
+	out       [][]int32 // edge indexes by the product they leave
 	steps     map[stepKey]*step
 	apps      map[*ecosystem.Channel][]string
 
@@ -126,24 +128,58 @@ func (p *planner) exists(ch *ecosystem.Channel) bool {
 	return ch.ValidUntil.IsZero() || at.Before(ch.ValidUntil)
 }
 
-// targetHolders returns the holders whose account a channel fills when the
+// edge is a channel that exists at the query's time, with what the search
+// reads of it on every extension computed once.
+type edge struct {
+	ch            *ecosystem.Channel
+	from, to      int // product indexes
+	mean          float64
+	negLogSuccess float64
+	apps          []string
+}
+
+// buildGraph indexes the channels that exist at the query's time by the
+// product they leave, in file order.
+func (p *planner) buildGraph() {
+	p.out = make([][]int32, len(p.products))
+	for i := range p.eco.Channels {
+		ch := &p.eco.Channels[i]
+		from, ok1 := p.prodIdx[ch.From]
+		_, ok2 := p.prodIdx[ch.To]
+		if !ok1 || !ok2 || !p.exists(ch) {
+			continue
+		}
+		p.out[from] = append(p.out[from], int32(len(p.edges)))
+		p.edges = append(p.edges, p.newEdge(ch))
+	}
+}
+
+// newEdge describes a channel for the search; its apps are found on first use.
+func (p *planner) newEdge(ch *ecosystem.Channel) edge {
+	return edge{ch: ch, from: p.prodIdx[ch.From], to: p.prodIdx[ch.To], mean: HopLatency(ch).Mean(),
+		negLogSuccess: -math.Log(ch.Success)}
+}
+
+// appsOfEdge returns (and keeps) the apps of an edge's channel.
+func (p *planner) appsOfEdge(e *edge) []string {
+	if e.apps == nil {
+		e.apps = p.appsOf(e.ch)
+	}
+	return e.apps
+}
+
+// targetHolder returns the holder whose account a channel fills when the
 // money belongs to holder h: h itself for a channel that does not change
 // holder; for a channel that requires another holder, the query's target
-// holder, and only when that hand-off reaches the target account. Every hop
-// is the sending holder's own action, so the hand-off is the last hop.
-func (p *planner) targetHolders(ch *ecosystem.Channel, h int) []int {
-	to := p.prodIdx[ch.To]
-	if !ch.Requires.OtherHolder {
-		if canOwn(p.holders[h], p.products[to]) {
-			return []int{h}
-		}
-		return nil
+// holder, and only when that hand-off reaches the target account (every hop
+// is the sending holder's own action, so the hand-off is the last hop). It
+// is false when the channel cannot carry h's money.
+func (p *planner) targetHolder(e *edge, h int) (int, bool) {
+	if !e.ch.Requires.OtherHolder {
+		return h, canOwn(p.holders[h], p.products[e.to])
 	}
 	target := p.holderIdx[p.q.ToHolder]
-	if target != h && p.nodeOf(to, target) == p.targetNode {
-		return []int{target}
-	}
-	return nil
+	return target, target != h && p.nodeOf(e.to, target) == p.targetNode
 }
 
 // step is one hop of a route as the search built it. Steps are shared by
@@ -171,18 +207,19 @@ type stepKey struct {
 
 // extend moves l's money along ch to holder h2. It is false when the fee
 // would take everything.
-func (p *planner) extend(l *label, ch *ecosystem.Channel, h2 int) (*label, bool) {
+func (p *planner) extend(l *label, e *edge, h2 int) (*label, bool) {
+	ch := e.ch
 	key := stepKey{ch, l.holder, int32(h2), l.amount, l.hops + 1}
 	s, ok := p.steps[key]
 	if !ok {
-		s = p.newStep(l, ch, h2)
+		s = p.newStep(l, e, h2)
 		p.steps[key] = s
 	}
 	if s == nil {
 		return nil, false
 	}
 	next := &label{
-		parent: l, step: s, node: p.nodeOf(p.prodIdx[ch.To], h2), holder: int32(h2), hops: l.hops + 1,
+		parent: l, step: s, node: p.nodeOf(e.to, h2), holder: int32(h2), hops: l.hops + 1,
 		amount: l.amount - s.fee, fee: l.fee + s.fee,
 		mean:      l.mean + s.mean,
 		success:   l.success * ch.Success,
@@ -200,15 +237,16 @@ func (p *planner) extend(l *label, ch *ecosystem.Channel, h2 int) (*label, bool)
 
 // newStep computes a hop's fee, compliance view and findings; nil when the
 // fee would take everything.
-func (p *planner) newStep(l *label, ch *ecosystem.Channel, h2 int) *step {
+func (p *planner) newStep(l *label, e *edge, h2 int) *step {
+	ch := e.ch
 	fromH, toH := p.holders[l.holder], p.holders[h2]
-	fromP, toP := p.productOf(l.node), p.products[p.prodIdx[ch.To]]
+	fromP, toP := p.productOf(l.node), p.products[e.to]
 	used := p.q.Usage.channel(fromH.ID, ch.ID)
 	fee, _, err := ch.Fee.Fee(l.amount, ch.Fee.FreeQuotaFen-used.FreeQuotaFen)
 	if err != nil || fee >= l.amount {
 		return nil
 	}
-	s := &step{ch: ch, fromHolder: fromH, toHolder: toH, amountIn: l.amount, fee: fee, apps: p.appsOf(ch), mean: p.dist(ch).Mean()}
+	s := &step{ch: ch, fromHolder: fromH, toHolder: toH, amountIn: l.amount, fee: fee, apps: p.appsOfEdge(e), mean: e.mean}
 	s.hop = p.complianceHop(l.hops+1, s, fromP, toP)
 	s.findings = p.rules.CheckHop(s.hop)
 	p.stats.HopChecks++
@@ -498,7 +536,7 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 		}
 		if !meanOnly {
 			d := p.dist(s.ch)
-			hop.TimeP50S, hop.TimeP95S = d.Quantile(0.5), d.Quantile(0.95)
+			hop.TimeP50S, hop.TimeP95S = roundMilli(d.Quantile(0.5)), roundMilli(d.Quantile(0.95))
 		}
 		r.Hops = append(r.Hops, hop)
 		r.Findings = append(r.Findings, s.findings...)
@@ -526,6 +564,9 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 	}
 	return r
 }
+
+// roundMilli rounds seconds to the millisecond, for hop figures people read.
+func roundMilli(seconds float64) float64 { return math.Round(seconds*1000) / 1000 }
 
 // dedupe keeps the first finding of each rule and effect (a rule that
 // matches several hops is reported at the first).
@@ -665,21 +706,13 @@ func orderPair(s []float64, i int) (float64, float64) {
 // that exist (ignoring holders and rules, so they are lower bounds).
 func (p *planner) lowerBounds() {
 	np := len(p.products)
-	type edge struct {
-		from          int
-		mean, negLogS float64
-	}
-	into := make([][]edge, np)
-	for i := range p.eco.Channels {
-		ch := &p.eco.Channels[i]
-		from, ok1 := p.prodIdx[ch.From]
-		to, ok2 := p.prodIdx[ch.To]
-		if ok1 && ok2 && p.exists(ch) {
-			into[to] = append(into[to], edge{from, HopLatency(ch).Mean(), -math.Log(ch.Success)})
-		}
+	into := make([][]*edge, np)
+	for i := range p.edges {
+		e := &p.edges[i]
+		into[e.to] = append(into[e.to], e)
 	}
 	target := p.prodIdx[p.q.to.ID]
-	dijkstra := func(weight func(edge) float64) []float64 {
+	dijkstra := func(weight func(*edge) float64) []float64 {
 		dist := make([]float64, np)
 		for i := range dist {
 			dist[i] = math.Inf(1)
@@ -700,7 +733,7 @@ func (p *planner) lowerBounds() {
 		}
 		return dist
 	}
-	hops := dijkstra(func(edge) float64 { return 1 })
+	hops := dijkstra(func(*edge) float64 { return 1 })
 	p.lbHops = make([]int, np)
 	for i, h := range hops {
 		p.lbHops[i] = unreachable
@@ -708,8 +741,8 @@ func (p *planner) lowerBounds() {
 			p.lbHops[i] = int(h)
 		}
 	}
-	p.lbMean = dijkstra(func(e edge) float64 { return e.mean })
-	negLog := dijkstra(func(e edge) float64 { return e.negLogS })
+	p.lbMean = dijkstra(func(e *edge) float64 { return e.mean })
+	negLog := dijkstra(func(e *edge) float64 { return e.negLogSuccess })
 	p.lbLogSuccess = make([]float64, np)
 	for i, v := range negLog {
 		p.lbLogSuccess[i] = -v

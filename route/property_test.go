@@ -166,21 +166,24 @@ func bruteForce(t *rapid.T, e *ecosystem.Ecosystem, q Query, rules RuleChecker) 
 			if !p.exists(ch) {
 				continue
 			}
-			for _, h2 := range p.targetHolders(ch, int(l.holder)) {
-				node := p.nodeOf(p.prodIdx[ch.To], h2)
-				if onPath(l, node) {
-					continue
-				}
-				next, ok := p.extend(l, ch, h2)
-				if !ok {
-					continue
-				}
-				if node == p.targetNode {
-					out = append(out, p.evaluate(next, false))
-					continue
-				}
-				dfs(next)
+			ed := p.newEdge(ch)
+			h2, ok := p.targetHolder(&ed, int(l.holder))
+			if !ok {
+				continue
 			}
+			node := p.nodeOf(ed.to, h2)
+			if onPath(l, node) {
+				continue
+			}
+			next, ok := p.extend(l, &ed, h2)
+			if !ok {
+				continue
+			}
+			if node == p.targetNode {
+				out = append(out, p.evaluate(next, false))
+				continue
+			}
+			dfs(next)
 		}
 	}
 	dfs(&label{node: p.startNode, holder: int32(p.holderIdx[n.FromHolder]), amount: n.AmountFen, success: 1})

@@ -49,18 +49,18 @@ func (s *scratch) detect(g *graph, f *Features, e *Event, now int64, uID, vID ui
 	f.CycleReturnRatio, f.GSPayoutRatio = -1, -1
 	f.FanOut, f.FanIn = 1, 1
 	if hasU {
-		f.FanOut = s.distinct(g, g.nodes[uID].out, win, vID, hasV)
+		f.FanOut = s.distinct(g, g.at(uID).out, win, vID, hasV)
 		if !hasV {
 			f.FanOut++ // a payee the graph has never seen is a new distinct one
 		}
-		f.GSIn = s.distinct(g, g.nodes[uID].in, win, 0, false)
+		f.GSIn = s.distinct(g, g.at(uID).in, win, 0, false)
 		if f.GSIn > 0 {
 			f.GSOut = f.FanOut
 			f.GSPayoutRatio = f.InOutRatio
 		}
 	}
 	if hasV {
-		f.FanIn = s.distinct(g, g.nodes[vID].in, win, uID, hasU)
+		f.FanIn = s.distinct(g, g.at(vID).in, win, uID, hasU)
 		if !hasU {
 			f.FanIn++
 		}
@@ -98,7 +98,7 @@ func (s *scratch) distinct(g *graph, buf []edge, win int64, extra uint32, withEx
 
 // dfs looks for a time-ordered path from cur to target, recording it in s.path.
 func (s *scratch) dfs(g *graph, cur, target, start uint32, tmin int64, depth int) bool {
-	n := &g.nodes[cur]
+	n := g.at(cur)
 	for i := len(n.out) - 1; i >= 0; i-- {
 		ed := n.out[i]
 		if ed.t < tmin || !g.live(&ed) {
@@ -135,7 +135,7 @@ func (s *scratch) onPath(id uint32) bool {
 // scatterGather counts, for the best recent source p of u, the distinct
 // intermediaries y with p → y earlier and y → v (u itself is one: p → u → v now).
 func (s *scratch) scatterGather(g *graph, uID, vID uint32, win int64) int64 {
-	v := &g.nodes[vID]
+	v := g.at(vID)
 	s.srcs = s.srcs[:0]
 	for i := range v.in {
 		ed := &v.in[i]
@@ -146,7 +146,7 @@ func (s *scratch) scatterGather(g *graph, uID, vID uint32, win int64) int64 {
 	if len(s.srcs) == 0 {
 		return 0
 	}
-	u := &g.nodes[uID]
+	u := g.at(uID)
 	var best int64
 	tried := 0
 	for i := len(u.in) - 1; i >= 0 && tried < maxSGSources; i-- {
@@ -155,7 +155,7 @@ func (s *scratch) scatterGather(g *graph, uID, vID uint32, win int64) int64 {
 			continue
 		}
 		tried++
-		p := &g.nodes[in.peer]
+		p := g.at(in.peer)
 		var n int64 = 1 // u itself
 		s.peers = append(s.peers[:0], uID)
 		for j := range p.out {

@@ -118,14 +118,14 @@ func (en *Engine) run(e *Event, commit bool) (Decision, error) {
 	vID, hasV := en.g.ids[toKey]
 	var u, v *node
 	if hasU {
-		u = &en.g.nodes[uID]
+		u = en.g.at(uID)
 	}
 	if hasV {
-		v = &en.g.nodes[vID]
+		v = en.g.at(vID)
 	}
 	f := &en.f
 	*f = Features{}
-	computeFeatures(f, e, now, u, v, vID, uID, hasU, hasV)
+	en.s.peers = computeFeatures(f, en.s.peers, e, now, u, v, vID, uID, hasU, hasV)
 	en.s.detect(en.g, f, e, now, uID, vID, hasU, hasV)
 	f.MuleDiffBps, f.MuleGapSeconds = -1, -1
 	if m, diff, ok := en.mule.match(e, now); ok {
@@ -138,22 +138,35 @@ func (en *Engine) run(e *Event, commit bool) (Decision, error) {
 		return Decision{}, err
 	}
 	if commit {
-		en.commit(e, now, fromKey, toKey)
+		en.commit(e, now, fromKey, toKey, uID, vID, hasU, hasV)
 		en.watch(&d, now)
 	}
 	return d, nil
 }
 
-func (en *Engine) commit(e *Event, now int64, fromKey, toKey string) {
+// commit records e; uID and vID are the holders' ids found before deciding
+// (valid when hasU/hasV: nothing evicts between the lookup and here).
+func (en *Engine) commit(e *Event, now int64, fromKey, toKey string, uID, vID uint32, hasU, hasV bool) {
 	en.now = now
 	en.events++
 	if en.events%sweepEvery == 0 {
 		en.g.evict(now, false)
+		uID, hasU = en.g.ids[fromKey]
+		vID, hasV = en.g.ids[toKey]
 	}
 	if fromKey != toKey {
-		u := en.g.ensure(fromKey, now)
-		v := en.g.ensure(toKey, now)
-		en.g.add(u, v, now, e.AmountMinor, e.Currency, int32(e.CreditShareBps), e.ID)
+		if !hasU {
+			uID = en.g.ensure(fromKey, now)
+		}
+		if !hasV {
+			if vID, hasV = en.g.ids[toKey]; !hasV { // ensure(from) may have evicted
+				vID = en.g.ensure(toKey, now)
+			}
+			if uID, hasU = en.g.ids[fromKey]; !hasU {
+				uID = en.g.ensure(fromKey, now)
+			}
+		}
+		en.g.add(uID, vID, now, e.AmountMinor, e.Currency, int32(e.CreditShareBps), e.ID)
 	}
 	en.mule.add(e, now)
 }
@@ -168,7 +181,7 @@ func (en *Engine) watch(d *Decision, now int64) {
 		}
 		for _, h := range m.Pattern.Holders {
 			if id, ok := en.g.ids[h]; ok {
-				en.g.nodes[id].watchUntil = until
+				en.g.at(id).watchUntil = until
 			}
 		}
 	}

@@ -221,7 +221,7 @@ func TestPropertyStateBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			for id := range en.g.ids {
-				n := &en.g.nodes[en.g.ids[id]]
+				n := en.g.at(en.g.ids[id])
 				if len(n.out) > MaxEdgesPerNode || len(n.in) > MaxEdgesPerNode {
 					t.Fatalf("holder %s holds %d/%d edges", id, len(n.out), len(n.in))
 				}

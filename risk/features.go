@@ -97,7 +97,7 @@ var featureVars = []featureVar{
 const roundUnitMinor = RoundUnitMajor * 100
 
 // computeFeatures fills the sliding-window features of e for sender u and receiver v (either may be nil).
-func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, uID uint32, hasU, hasV bool) {
+func computeFeatures(f *Features, peers []uint32, e *Event, now int64, u, v *node, vID uint32, uID uint32, hasU, hasV bool) []uint32 {
 	f.Amount = e.AmountMinor
 	f.Kind = string(e.Kind)
 	f.RoundAmount = e.AmountMinor >= roundUnitMinor && e.AmountMinor%roundUnitMinor == 0
@@ -111,7 +111,7 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 	var outWin, inWin int64
 	outWin = e.AmountMinor
 	if hasU {
-		newPeers := make([]uint32, 0, 8)
+		newPeers := peers[:0]
 		for i := range u.out {
 			ed := &u.out[i]
 			if ed.t < win {
@@ -140,6 +140,7 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 			}
 		}
 		f.NewCounterpts = int64(len(newPeers))
+		peers = newPeers
 		lastIn := int64(-1)
 		for i := range u.in {
 			ed := &u.in[i]
@@ -185,6 +186,7 @@ func computeFeatures(f *Features, e *Event, now int64, u, v *node, vID uint32, u
 	f.FromWatched = hasU && u.watchUntil >= now
 	f.ToWatched = hasV && v.watchUntil >= now
 	f.RingLink = f.FromWatched && f.ToWatched && uID != vID
+	return peers
 }
 
 func containsID(s []uint32, x uint32) bool {

@@ -79,11 +79,18 @@ func (c *dayCounts) total(now int64) int64 {
 
 // graph is the cross-platform funds graph over holders, with bounded state.
 type graph struct {
-	ids   map[string]uint32
-	nodes []node
-	free  []uint32
-	gen   uint32
+	ids    map[string]uint32
+	chunks [][]node // nodes in fixed chunks, so growth never copies them
+	count  uint32   // node slots handed out
+	free   []uint32
+	gen    uint32
 }
+
+// nodeChunk is the number of node slots allocated at a time.
+const nodeChunk = 1024
+
+// at returns the node in slot id.
+func (g *graph) at(id uint32) *node { return &g.chunks[id/nodeChunk][id%nodeChunk] }
 
 func newGraph() *graph { return &graph{ids: make(map[string]uint32)} }
 
@@ -93,7 +100,7 @@ func (g *graph) lookup(key string) *node {
 	if !ok {
 		return nil
 	}
-	return &g.nodes[id]
+	return g.at(id)
 }
 
 // ensure returns the id of key's node, creating it (and evicting if at cap).
@@ -110,16 +117,19 @@ func (g *graph) ensure(key string, now int64) uint32 {
 		id = g.free[n-1]
 		g.free = g.free[:n-1]
 	} else {
-		g.nodes = append(g.nodes, node{})
-		id = uint32(len(g.nodes) - 1)
+		if g.count%nodeChunk == 0 {
+			g.chunks = append(g.chunks, make([]node, nodeChunk))
+		}
+		id = g.count
+		g.count++
 	}
-	g.nodes[id] = node{key: key, gen: g.gen, last: now}
+	*g.at(id) = node{key: key, gen: g.gen, last: now}
 	g.ids[key] = id
 	return id
 }
 
 // live reports whether an edge's peer is still the node it was when recorded.
-func (g *graph) live(e *edge) bool { return g.nodes[e.peer].gen == e.peerGen }
+func (g *graph) live(e *edge) bool { return g.at(e.peer).gen == e.peerGen }
 
 // evict removes holders idle longer than PatternWindow; with force it also
 // removes the least recently seen half when that is not enough.
@@ -131,7 +141,7 @@ func (g *graph) evict(now int64, force bool) {
 	}
 	lasts := make([]int64, 0, len(g.ids))
 	for _, id := range g.ids {
-		lasts = append(lasts, g.nodes[id].last)
+		lasts = append(lasts, g.at(id).last)
 	}
 	slices.Sort(lasts)
 	g.evictBefore(lasts[len(lasts)/2] + 1)
@@ -139,9 +149,9 @@ func (g *graph) evict(now int64, force bool) {
 
 func (g *graph) evictBefore(cutoff int64) {
 	for key, id := range g.ids {
-		if g.nodes[id].last < cutoff {
+		if g.at(id).last < cutoff {
 			delete(g.ids, key)
-			g.nodes[id] = node{gen: 0}
+			*g.at(id) = node{gen: 0}
 			g.free = append(g.free, id)
 		}
 	}
@@ -149,7 +159,7 @@ func (g *graph) evictBefore(cutoff int64) {
 
 // add records the movement from→to at time now.
 func (g *graph) add(from, to uint32, now int64, amount int64, cur string, creditBp int32, tx string) {
-	f, t := &g.nodes[from], &g.nodes[to]
+	f, t := g.at(from), g.at(to)
 	f.last, t.last = now, now
 	f.outDays.add(now)
 	t.inDays.add(now)
@@ -181,7 +191,7 @@ func pushEdge(buf []edge, e edge, now int64) []edge {
 // size is the number of holders and edges held (for the bounded-state property).
 func (g *graph) size() (nodes, edges int) {
 	for _, id := range g.ids {
-		edges += len(g.nodes[id].out) + len(g.nodes[id].in)
+		edges += len(g.at(id).out) + len(g.at(id).in)
 	}
 	return len(g.ids), edges
 }

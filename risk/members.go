@@ -20,21 +20,21 @@ func (en *Engine) pattern(family string, e *Event, uID, vID uint32, hasU, hasV b
 		}
 	}
 	fromEdge := func(from uint32, ed *edge) Member {
-		return Member{TxID: ed.tx, From: g.nodes[from].key, To: g.nodes[ed.peer].key, Time: time.Unix(ed.t, 0).UTC(), AmountMinor: ed.amount, Currency: ed.cur}
+		return Member{TxID: ed.tx, From: g.at(from).key, To: g.at(ed.peer).key, Time: time.Unix(ed.t, 0).UTC(), AmountMinor: ed.amount, Currency: ed.cur}
 	}
 	toEdge := func(to uint32, ed *edge) Member {
-		return Member{TxID: ed.tx, From: g.nodes[ed.peer].key, To: g.nodes[to].key, Time: time.Unix(ed.t, 0).UTC(), AmountMinor: ed.amount, Currency: ed.cur}
+		return Member{TxID: ed.tx, From: g.at(ed.peer).key, To: g.at(to).key, Time: time.Unix(ed.t, 0).UTC(), AmountMinor: ed.amount, Currency: ed.cur}
 	}
 	outs := func(id uint32) {
-		for i := range g.nodes[id].out {
-			if ed := &g.nodes[id].out[i]; ed.t >= win && g.live(ed) {
+		for i := range g.at(id).out {
+			if ed := &g.at(id).out[i]; ed.t >= win && g.live(ed) {
 				add(fromEdge(id, ed))
 			}
 		}
 	}
 	ins := func(id uint32) {
-		for i := range g.nodes[id].in {
-			if ed := &g.nodes[id].in[i]; ed.t >= win && g.live(ed) {
+		for i := range g.at(id).in {
+			if ed := &g.at(id).in[i]; ed.t >= win && g.live(ed) {
 				add(toEdge(id, ed))
 			}
 		}
@@ -48,8 +48,8 @@ func (en *Engine) pattern(family string, e *Event, uID, vID uint32, hasU, hasV b
 		}
 		// Every other payment among the ring's holders inside the window belongs to it too.
 		for _, id := range ring {
-			for i := range g.nodes[id].out {
-				ed := &g.nodes[id].out[i]
+			for i := range g.at(id).out {
+				ed := &g.at(id).out[i]
 				if ed.t >= win && g.live(ed) && containsID(ring, ed.peer) && !hasMember(p, ed.tx) {
 					add(fromEdge(id, ed))
 				}
@@ -74,8 +74,8 @@ func (en *Engine) pattern(family string, e *Event, uID, vID uint32, hasU, hasV b
 		}
 	case FamilyRepeatPair:
 		if hasU && hasV {
-			for i := range g.nodes[uID].out {
-				if ed := &g.nodes[uID].out[i]; ed.t >= win && g.live(ed) && ed.peer == vID {
+			for i := range g.at(uID).out {
+				if ed := &g.at(uID).out[i]; ed.t >= win && g.live(ed) && ed.peer == vID {
 					add(fromEdge(uID, ed))
 				}
 			}
@@ -93,8 +93,8 @@ func (en *Engine) scatterGatherMembers(uID, vID uint32, win int64, add func(Memb
 	g := en.g
 	src := en.s.sgBest
 	mids := []uint32{uID}
-	for i := range g.nodes[src].out {
-		ed := &g.nodes[src].out[i]
+	for i := range g.at(src).out {
+		ed := &g.at(src).out[i]
 		if ed.t < win || !g.live(ed) {
 			continue
 		}
@@ -105,8 +105,8 @@ func (en *Engine) scatterGatherMembers(uID, vID uint32, win int64, add func(Memb
 			}
 		}
 	}
-	for i := range g.nodes[vID].in {
-		ed := &g.nodes[vID].in[i]
+	for i := range g.at(vID).in {
+		ed := &g.at(vID).in[i]
 		if ed.t >= win && g.live(ed) && containsID(mids, ed.peer) {
 			add(toEdge(vID, ed))
 		}

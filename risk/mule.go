@@ -18,8 +18,8 @@ const (
 	muleTopBits = 8
 )
 
+// muleKey is an amount bucket; entries carry their currency, compared on lookup.
 type muleKey struct {
-	cur   string
 	shift uint8
 	top   int64
 }
@@ -48,9 +48,9 @@ func newMuleIndex() *muleIndex {
 	return &muleIndex{buckets: make(map[muleKey][]muleEntry), fifo: make([]muleEntry, MaxMuleEntries)}
 }
 
-func bucketOf(cur string, amount int64) muleKey {
+func bucketOf(amount int64) muleKey {
 	shift := max(0, bits.Len64(uint64(amount))-muleTopBits)
-	return muleKey{cur: cur, shift: uint8(shift), top: amount >> shift}
+	return muleKey{shift: uint8(shift), top: amount >> shift}
 }
 
 func isCashOut(k Kind) bool { return k == KindCashOut || k == KindWithdraw }
@@ -67,14 +67,14 @@ func (m *muleIndex) match(e *Event, now int64) (muleEntry, int64, bool) {
 	if wantCashOut {
 		since = now
 	}
-	k := bucketOf(e.Currency, e.AmountMinor)
+	k := bucketOf(e.AmountMinor)
 	var best muleEntry
 	bestDiff, found := int64(0), false
 	for d := int64(-1); d <= 1; d++ {
 		kk := k
 		kk.top += d
 		for _, c := range m.buckets[kk] {
-			if c.cashOut != wantCashOut || c.t < since || c.t > now {
+			if c.cashOut != wantCashOut || c.t < since || c.t > now || c.cur != e.Currency {
 				continue
 			}
 			diff := diffBps(c.amount, e.AmountMinor)
@@ -120,7 +120,7 @@ func (m *muleIndex) add(e *Event, now int64) {
 		m.drop()
 	}
 	en := muleEntry{t: now, amount: e.AmountMinor, cur: e.Currency, tx: e.ID, from: e.fromHolder(), to: e.toHolder(),
-		toAcct: e.ToAccount, fromAcc: e.FromAccount, cashOut: isCashOut(e.Kind), key: bucketOf(e.Currency, e.AmountMinor)}
+		toAcct: e.ToAccount, fromAcc: e.FromAccount, cashOut: isCashOut(e.Kind), key: bucketOf(e.AmountMinor)}
 	m.fifo[(m.head+m.n)%len(m.fifo)] = en
 	m.n++
 	m.buckets[en.key] = append(m.buckets[en.key], en)

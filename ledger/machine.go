@@ -3,6 +3,7 @@ package ledger
 import (
 	"math"
 	"slices"
+	"time"
 
 	"github.com/paybridge/paybridge/money"
 )
@@ -332,12 +333,15 @@ func (m *machine) move(t *Transfer, fp fingerprint, now int64) Result {
 	return Result{Code: ResultOK, ID: uint64(t.ID), Timestamp: stored.Timestamp}
 }
 
+// nsPerSecond converts TimeoutSeconds to timestamp units.
+const nsPerSecond = int64(time.Second)
+
 // expiryOf returns ts + timeout seconds in ns, saturating.
 func expiryOf(ts, timeoutSeconds int64) int64 {
-	if timeoutSeconds > (math.MaxInt64-ts)/1e9 {
+	if timeoutSeconds > (math.MaxInt64-ts)/nsPerSecond {
 		return math.MaxInt64
 	}
-	return ts + timeoutSeconds*1e9
+	return ts + timeoutSeconds*nsPerSecond
 }
 
 // post moves amount of posted balance from d to c with its provenance and

@@ -338,7 +338,7 @@ const nsPerSecond = int64(time.Second)
 
 // expiryOf returns ts + timeout seconds in ns, saturating.
 func expiryOf(ts, timeoutSeconds int64) int64 {
-	if timeoutSeconds > (math.MaxInt64-ts)/nsPerSecond {
+	if ts > 0 && timeoutSeconds > (math.MaxInt64-ts)/nsPerSecond {
 		return math.MaxInt64
 	}
 	return ts + timeoutSeconds*nsPerSecond

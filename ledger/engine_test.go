@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -102,6 +103,8 @@ func TestTransferCodes(t *testing.T) {
 		{"already posted", Transfer{ID: 1, PendingID: 904, AmountFen: 1, Flags: TransferPostPending}, ResultPendingAlreadyPosted},
 		{"already voided", Transfer{ID: 1, PendingID: 906, Flags: TransferVoidPending}, ResultPendingAlreadyVoided},
 		{"expired", Transfer{ID: 1, PendingID: 909, Flags: TransferVoidPending}, ResultPendingExpired},
+		{"credit balance would overflow", cny(1, 1, 2, math.MaxInt64-9000), ResultOverflow},
+		{"issuance balance would underflow", cny(1, 1, 3, math.MaxInt64), ResultOverflow},
 		{"chain open", with(cny(1, 2, 3, 100), func(t *Transfer) { t.Flags = TransferLinked }), ResultLinkedChainOpen},
 	}
 	for _, tc := range cases {

@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,7 +88,11 @@ func Alerts(d Decision) []Alert {
 		if m.Pattern != nil {
 			family = m.Pattern.Family
 		}
-		detail, _ := json.Marshal(m) // a Match holds only JSON-safe values
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(m) // a Match holds only JSON-safe values
+		detail := bytes.TrimSpace(buf.Bytes())
 		out = append(out, Alert{EventID: d.EventID, Time: d.Time, Holder: d.Subject, Family: family, RuleID: m.RuleID, Score: m.Score, Detail: detail})
 	}
 	return out

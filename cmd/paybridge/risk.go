@@ -214,6 +214,10 @@ func riskPrintReport(w io.Writer, r *eval.Report) {
 	sort.Strings(names)
 	for _, n := range names {
 		f := r.Families[n]
+		if f.Patterns == 0 {
+			fmt.Fprintf(w, "family %-15s no whole pattern; row recall %.3f over %d labelled rows\n", n, f.RowsRecall, f.Rows)
+			continue
+		}
 		fmt.Fprintf(w, "family %-15s recall %.3f over %d whole patterns (%d detected); rows in sample %d, row recall %.3f\n", n, f.Recall, f.Patterns, f.Detected, f.Rows, f.RowsRecall)
 	}
 	hits := make([]string, 0, len(r.RuleHits))

@@ -33,8 +33,8 @@ type CommitRecord struct {
 	Counters     []Counter
 	Records      []Record
 
-	// positions[i] is Accounts[i]'s position in the engine's account table
-	// (engine-internal; stores ignore it).
+	// Added: positions[i] is Accounts[i]'s position in the engine's account
+	// table (engine-internal and unexported; stores ignore it).
 	positions []int32
 }
 

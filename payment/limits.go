@@ -1,0 +1,131 @@
+package payment
+
+import (
+	"math"
+	"time"
+
+	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/ledger"
+	"github.com/paybridge/paybridge/route"
+)
+
+// Counter keys: kind/period/holder/scope, where scope is "c:"+channel or
+// "p:"+product (a product tier's limits). Periods are calendar days, months
+// and years in the ecosystem's time zone, of the hop's start.
+func counterKey(kind, period, holder, scope string) string {
+	return "pay/" + kind + "/" + period + "/" + holder + "/" + scope
+}
+
+// tierFor returns the tier of prod a holder's identity level gives (the
+// highest whose minimum it meets), or nil — the planner's rule.
+func tierFor(prod *ecosystem.Product, h *ecosystem.Holder) *ecosystem.Tier {
+	var best *ecosystem.Tier
+	for i := range prod.Tiers {
+		t := &prod.Tiers[i]
+		if t.MinKYCLevel <= h.KYCLevel && (best == nil || t.MinKYCLevel > best.MinKYCLevel) {
+			best = t
+		}
+	}
+	return best
+}
+
+// limitScopes returns the limit sets a hop of ch by holder h is subject to:
+// the channel's and the source product tier's.
+func limitScopes(eco *ecosystem.Ecosystem, ch *ecosystem.Channel, h *ecosystem.Holder) []struct {
+	scope  string
+	limits ecosystem.Limits
+} {
+	out := []struct {
+		scope  string
+		limits ecosystem.Limits
+	}{{"c:" + ch.ID, ch.Limits}}
+	if p, ok := eco.Product(ch.From); ok {
+		if t := tierFor(p, h); t != nil {
+			out = append(out, struct {
+				scope  string
+				limits ecosystem.Limits
+			}{"p:" + p.ID, t.Limits})
+		}
+	}
+	return out
+}
+
+type periods struct{ day, month, year string }
+
+func periodsAt(t time.Time, loc *time.Location) periods {
+	lt := t.In(loc)
+	return periods{lt.Format("20060102"), lt.Format("200601"), lt.Format("2006")}
+}
+
+// hopCounters returns the counter deltas a hop adds: amountFen to each
+// period limit and 1 to the daily count, each capped at its limit, and the
+// free quota used. The ledger refuses the whole commit if one would pass.
+func hopCounters(eco *ecosystem.Ecosystem, loc *time.Location, ch *ecosystem.Channel, h *ecosystem.Holder, at time.Time, amountFen, quotaFen int64) []ledger.CounterDelta {
+	var out []ledger.CounterDelta
+	ps := periodsAt(at, loc)
+	for _, s := range limitScopes(eco, ch, h) {
+		l := s.limits
+		add := func(kind, period string, limit, delta int64) {
+			if limit > 0 {
+				out = append(out, ledger.CounterDelta{Key: counterKey(kind, period, h.ID, s.scope), Delta: delta, MaxValue: limit})
+			}
+		}
+		add("day", ps.day, l.PerDayFen, amountFen)
+		add("month", ps.month, l.PerMonthFen, amountFen)
+		add("year", ps.year, l.PerYearFen, amountFen)
+		add("life", "-", l.LifetimeFen, amountFen)
+		add("count", ps.day, l.PerDayCount, 1)
+	}
+	if quotaFen > 0 {
+		out = append(out, ledger.CounterDelta{Key: counterKey("quota", "-", h.ID, "c:"+ch.ID), Delta: quotaFen, MaxValue: ch.Fee.FreeQuotaFen})
+	}
+	return out
+}
+
+// releases returns deltas that undo cs (a failed hop does not count).
+func releases(cs []ledger.CounterDelta) []ledger.CounterDelta {
+	out := make([]ledger.CounterDelta, len(cs))
+	for i, c := range cs {
+		out[i] = ledger.CounterDelta{Key: c.Key, Delta: -c.Delta, MaxValue: math.MaxInt64}
+	}
+	return out
+}
+
+// usage builds the planner's view of what holder h has used at t, from the
+// ledger's counters, and balances of its accounts, so a re-check at creation
+// gives the planner's own findings.
+func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *ecosystem.Holder, at time.Time) *route.Usage {
+	u := &route.Usage{Channels: map[string]route.Used{}, Products: map[string]route.Used{}, Balances: map[string]int64{}}
+	ps := periodsAt(at, loc)
+	read := func(scope string) route.Used {
+		return route.Used{
+			DayFen: led.Counter(counterKey("day", ps.day, h.ID, scope)), MonthFen: led.Counter(counterKey("month", ps.month, h.ID, scope)),
+			YearFen: led.Counter(counterKey("year", ps.year, h.ID, scope)), LifetimeFen: led.Counter(counterKey("life", "-", h.ID, scope)),
+			DayCount: led.Counter(counterKey("count", ps.day, h.ID, scope)),
+		}
+	}
+	for i := range eco.Channels {
+		ch := &eco.Channels[i]
+		used := read("c:" + ch.ID)
+		used.FreeQuotaFen = led.Counter(counterKey("quota", "-", h.ID, "c:"+ch.ID))
+		if used != (route.Used{}) {
+			u.Channels[route.UsageKey(h.ID, ch.ID)] = used
+		}
+	}
+	for i := range eco.Products {
+		p := &eco.Products[i]
+		if len(p.Tiers) > 0 {
+			if used := read("p:" + p.ID); used != (route.Used{}) {
+				u.Products[route.UsageKey(h.ID, p.ID)] = used
+			}
+		}
+	}
+	for i := range eco.Holders {
+		for j := range eco.Products {
+			if a, ok := led.Account(HolderAccount(eco.Holders[i].ID, eco.Products[j].ID)); ok {
+				u.Balances[route.UsageKey(eco.Holders[i].ID, eco.Products[j].ID)] = a.BalanceFen
+			}
+		}
+	}
+	return u
+}

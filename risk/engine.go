@@ -150,21 +150,17 @@ func (en *Engine) commit(e *Event, now int64, fromKey, toKey string, uID, vID ui
 	en.now = now
 	en.events++
 	if en.events%sweepEvery == 0 {
-		en.g.evict(now, false)
+		en.g.evict(now, false, "")
 		uID, hasU = en.g.ids[fromKey]
 		vID, hasV = en.g.ids[toKey]
 	}
 	if fromKey != toKey {
+		// Each ensure spares the other party, so both ids stay valid.
 		if !hasU {
-			uID = en.g.ensure(fromKey, now)
+			uID = en.g.ensure(fromKey, now, toKey)
 		}
 		if !hasV {
-			if vID, hasV = en.g.ids[toKey]; !hasV { // ensure(from) may have evicted
-				vID = en.g.ensure(toKey, now)
-			}
-			if uID, hasU = en.g.ids[fromKey]; !hasU {
-				uID = en.g.ensure(fromKey, now)
-			}
+			vID = en.g.ensure(toKey, now, fromKey)
 		}
 		en.g.add(uID, vID, now, e.AmountMinor, e.Currency, int32(e.CreditShareBps), e.ID)
 	}

@@ -236,10 +236,23 @@ func TestPropertyStateBounded(t *testing.T) {
 func TestEvictionKeepsHoldersBounded(t *testing.T) {
 	g := newGraph()
 	for i := range MaxNodes + 10 {
-		g.ensure(fmt.Sprintf("h%d", i), int64(i))
+		g.ensure(fmt.Sprintf("h%d", i), int64(i), "")
 	}
 	if n, _ := g.size(); n > MaxNodes {
 		t.Fatalf("%d holders held, cap %d", n, MaxNodes)
+	}
+	// A burst in one second: the forced eviction must spare the other party.
+	g = newGraph()
+	for i := range MaxNodes {
+		g.ensure(fmt.Sprintf("h%d", i), 5, "")
+	}
+	keep := "h7"
+	g.ensure("new", 5, keep)
+	if _, ok := g.ids[keep]; !ok {
+		t.Fatal("the kept holder was evicted")
+	}
+	if _, ok := g.ids["new"]; !ok {
+		t.Fatal("the new holder is missing")
 	}
 }
 

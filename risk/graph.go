@@ -104,12 +104,13 @@ func (g *graph) lookup(key string) *node {
 }
 
 // ensure returns the id of key's node, creating it (and evicting if at cap).
-func (g *graph) ensure(key string, now int64) uint32 {
+// keep names a holder the eviction must spare (the other party of the event being recorded).
+func (g *graph) ensure(key string, now int64, keep string) uint32 {
 	if id, ok := g.ids[key]; ok {
 		return id
 	}
 	if len(g.ids) >= MaxNodes {
-		g.evict(now, true)
+		g.evict(now, true, keep)
 	}
 	g.gen++
 	var id uint32
@@ -133,9 +134,10 @@ func (g *graph) live(e *edge) bool { return g.at(e.peer).gen == e.peerGen }
 
 // evict removes holders idle longer than PatternWindow; with force it also
 // removes the least recently seen half when that is not enough.
-func (g *graph) evict(now int64, force bool) {
+// keep is never evicted.
+func (g *graph) evict(now int64, force bool, keep string) {
 	cutoff := now - int64(PatternWindow/time.Second)
-	g.evictBefore(cutoff)
+	g.evictBefore(cutoff, keep)
 	if !force || len(g.ids) < MaxNodes {
 		return
 	}
@@ -144,12 +146,12 @@ func (g *graph) evict(now int64, force bool) {
 		lasts = append(lasts, g.at(id).last)
 	}
 	slices.Sort(lasts)
-	g.evictBefore(lasts[len(lasts)/2] + 1)
+	g.evictBefore(lasts[len(lasts)/2]+1, keep)
 }
 
-func (g *graph) evictBefore(cutoff int64) {
+func (g *graph) evictBefore(cutoff int64, keep string) {
 	for key, id := range g.ids {
-		if g.at(id).last < cutoff {
+		if g.at(id).last < cutoff && key != keep {
 			delete(g.ids, key)
 			*g.at(id) = node{gen: 0}
 			g.free = append(g.free, id)

@@ -30,7 +30,8 @@ func bundled(tb testing.TB, policy compliance.Policy) (*ecosystem.Ecosystem, *co
 // query (robust to other load on a shared machine; it includes the GC).
 func benchPlan(b *testing.B, eco *ecosystem.Ecosystem, rules RuleChecker, q Query) {
 	b.Helper()
-	if _, err := Plan(eco, q, rules); err != nil {
+	res, err := Plan(eco, q, rules)
+	if err != nil {
 		b.Fatal(err)
 	}
 	times := make([]time.Duration, 0, b.N)
@@ -45,6 +46,9 @@ func benchPlan(b *testing.B, eco *ecosystem.Ecosystem, rules RuleChecker, q Quer
 		times = append(times, time.Since(start))
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(res.Search.Labels), "labels")
+	b.ReportMetric(float64(res.Search.Labels+res.Search.Pruned), "extensions")
+	b.ReportMetric(float64(res.Search.HopChecks), "hop-checks")
 	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")

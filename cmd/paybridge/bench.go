@@ -52,7 +52,7 @@ type benchFlags struct {
 	baselineTransfers, group            int
 	db                                  string
 	seed                                uint64
-	hot, asJSON                         bool
+	hot, asJSON, index, mem             bool
 	rate                                float64
 }
 
@@ -64,6 +64,7 @@ type benchResult struct {
 	Batch                  int     `json:"batch"`
 	Clients                int     `json:"clients"`
 	Hot                    bool    `json:"hot"`
+	Store                  string  `json:"store"`
 	Seed                   uint64  `json:"seed"`
 	OfferedRate            float64 `json:"offered_rate,omitempty"`
 	Rejected               int     `json:"rejected"`
@@ -79,6 +80,8 @@ type benchResult struct {
 	HeapBytesAfterAccounts uint64  `json:"heap_bytes_after_accounts"`
 	HeapBytesPerAccount    float64 `json:"heap_bytes_per_account"`
 	DBBytes                int64   `json:"db_bytes"`
+	RecoverySeconds        float64 `json:"recovery_seconds"`
+	IndexSeconds           float64 `json:"index_seconds,omitempty"`
 	GOMAXPROCS             int     `json:"gomaxprocs"`
 }
 
@@ -131,6 +134,8 @@ so that 'paybridge ledger verify --db FILE' can check it afterwards.`,
 	fl.BoolVar(&f.hot, "hot", false, "every transfer debits or credits account 1")
 	fl.Float64Var(&f.rate, "rate", 0, "offered load in transfers/s (0: as fast as possible)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the figures as one JSON object")
+	fl.BoolVar(&f.mem, "mem", false, "use the in-memory store instead of SQLite (engine cost alone; nothing durable, no --db)")
+	fl.BoolVar(&f.index, "index", false, "also time materialising the read tables (history, lookups) after the load")
 	return cmd
 }
 
@@ -158,18 +163,32 @@ func runBenchLedger(ctx context.Context, stdout, stderr io.Writer, f benchFlags)
 	if err := f.validate(); err != nil {
 		return err
 	}
-	if f.db == "" {
+	switch {
+	case f.mem && f.db != "":
+		return usageErrorf("--db and --mem: choose one (--mem keeps nothing on disk)")
+	case f.mem && f.index:
+		return usageErrorf("--index and --mem: the in-memory store has no read tables to materialise")
+	case f.mem:
+	case f.db == "":
 		dir, err := os.MkdirTemp("", "paybridge-bench-")
 		if err != nil {
 			return err
 		}
 		f.db = filepath.Join(dir, "ledger.db")
-	} else if _, err := os.Stat(f.db); err == nil {
-		return usageErrorf("--db %s: already exists; bench ledger writes a new database", f.db)
+	default:
+		if _, err := os.Stat(f.db); err == nil {
+			return usageErrorf("--db %s: already exists; bench ledger writes a new database", f.db)
+		}
 	}
-	res := benchResult{DB: f.db, Accounts: f.accounts, Transfers: f.transfers, Batch: f.batch, Clients: f.clients,
+	if f.mem {
+		f.db = ""
+	}
+	res := benchResult{DB: f.db, Store: "sqlite", Accounts: f.accounts, Transfers: f.transfers, Batch: f.batch, Clients: f.clients,
 		Hot: f.hot, Seed: f.seed, OfferedRate: f.rate, GOMAXPROCS: runtime.GOMAXPROCS(0)}
-	if !f.asJSON {
+	if f.mem {
+		res.Store = "memory"
+	}
+	if !f.asJSON && !f.mem {
 		fmt.Fprintf(stdout, "database: %s\n", f.db)
 	}
 	if err := benchEngine(ctx, f, &res); err != nil {
@@ -185,7 +204,7 @@ func runBenchLedger(ctx context.Context, stdout, stderr io.Writer, f benchFlags)
 			res.Ratio = res.TransfersPerS / rate
 		}
 	}
-	if fi, err := os.Stat(f.db); err == nil {
+	if fi, err := os.Stat(f.db); err == nil && !f.mem {
 		res.DBBytes = fi.Size()
 	}
 	if f.asJSON {
@@ -205,7 +224,11 @@ func printBench(w io.Writer, r *benchResult) {
 	if r.OfferedRate > 0 {
 		fmt.Fprintf(w, "offered:  %.0f transfers/s\n", r.OfferedRate)
 	}
-	fmt.Fprintf(w, "engine:   %.0f transfers/s durable (%.2f s, %d group commits, %d refused)\n", r.TransfersPerS, r.Seconds, r.Commits, r.Rejected)
+	durable := "durable"
+	if r.Store == "memory" {
+		durable = "in memory"
+	}
+	fmt.Fprintf(w, "engine:   %.0f transfers/s %s (%.2f s, %d group commits, %d refused)\n", r.TransfersPerS, durable, r.Seconds, r.Commits, r.Rejected)
 	fmt.Fprintf(w, "latency:  commit p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.CommitP50ms, r.CommitP99ms, r.CommitMaxMs)
 	if r.BaselineTransfers > 0 {
 		fmt.Fprintf(w, "baseline: %.0f transfers/s (%d transfers, one SQLite transaction each)\n", r.BaselineTransfersPerS, r.BaselineTransfers)
@@ -213,6 +236,14 @@ func printBench(w io.Writer, r *benchResult) {
 	}
 	fmt.Fprintf(w, "memory:   %.0f heap bytes per account (%d MiB live heap after creating the accounts)\n",
 		r.HeapBytesPerAccount, r.HeapBytesAfterAccounts>>20)
+	if r.Store == "memory" {
+		fmt.Fprintln(w, "store:    in memory (nothing durable; engine cost alone)")
+		return
+	}
+	fmt.Fprintf(w, "restart:  %.2f s to reopen the store and rebuild the engine from the journal\n", r.RecoverySeconds)
+	if r.IndexSeconds > 0 {
+		fmt.Fprintf(w, "index:    %.2f s to materialise the read tables (history, lookups by id and key)\n", r.IndexSeconds)
+	}
 	fmt.Fprintf(w, "file:     %d MiB; check it with: paybridge ledger verify --db %s\n", r.DBBytes>>20, r.DB)
 }
 
@@ -323,9 +354,13 @@ func liveHeap() uint64 {
 
 func benchEngine(ctx context.Context, f benchFlags, res *benchResult) error {
 	heap0 := liveHeap()
-	s, err := sqlite.Open(f.db, sqlite.Options{})
-	if err != nil {
-		return usageErrorf("--db %s: %v", f.db, err)
+	var s ledger.Store = ledger.NewMemStore()
+	if !f.mem {
+		ss, err := sqlite.Open(f.db, sqlite.Options{})
+		if err != nil {
+			return usageErrorf("--db %s: %v", f.db, err)
+		}
+		s = ss
 	}
 	defer s.Close()
 	e, err := ledger.Open(ctx, s, ledger.SystemClock{}, ledger.Options{MaxGroupTransfers: f.group})
@@ -362,6 +397,39 @@ func benchEngine(ctx context.Context, f benchFlags, res *benchResult) error {
 		res.TransfersPerS = float64(f.transfers) / elapsed.Seconds()
 	}
 	res.CommitP50ms, res.CommitP99ms, res.CommitMaxMs = percentileMs(lat, 0.50), percentileMs(lat, 0.99), percentileMs(lat, 1)
+	if err := e.Close(); err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if f.mem {
+		return nil
+	}
+	return benchReopen(ctx, f, res)
+}
+
+// benchReopen times a restart (open the store, replay the journal, rebuild
+// the engine) and, with --index, materialising the read tables.
+func benchReopen(ctx context.Context, f benchFlags, res *benchResult) error {
+	t0 := time.Now()
+	s, err := sqlite.Open(f.db, sqlite.Options{MustExist: true, IdleIndex: -1})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	e, err := ledger.Open(ctx, s, ledger.SystemClock{}, ledger.Options{})
+	if err != nil {
+		return fmt.Errorf("reopen ledger: %w", err)
+	}
+	res.RecoverySeconds = time.Since(t0).Seconds()
+	if f.index {
+		t1 := time.Now()
+		if err := s.Index(); err != nil {
+			return err
+		}
+		res.IndexSeconds = time.Since(t1).Seconds()
+	}
 	if err := e.Close(); err != nil {
 		return err
 	}

@@ -32,7 +32,8 @@ func LoadAMLSim(dir string) (*Set, error) {
 }
 
 // LoadAMLSimReaders is LoadAMLSim over readers. A transaction is labelled
-// positive when both its accounts are isFraud; values are rounded half up
+// positive by its own is_sar/isSAR/isFraud column when the file has one,
+// else when both its accounts are isFraud; values are rounded half up
 // to two decimals (exact decimal arithmetic); step s becomes Epoch + s days.
 func LoadAMLSimReaders(transactions, nodes io.Reader) (*Set, error) {
 	fraud, all, err := loadAMLSimNodes(nodes)
@@ -43,6 +44,13 @@ func LoadAMLSimReaders(transactions, nodes io.Reader) (*Set, error) {
 	t, err := newCSV(f, transactions, "sourceNodeId", "targetNodeId", "value", "time")
 	if err != nil {
 		return nil, err
+	}
+	labelCol := ""
+	for _, c := range []string{"is_sar", "isSAR", "IS_SAR", "isFraud", "is_fraud"} {
+		if _, ok := t.cols[c]; ok {
+			labelCol = c
+			break
+		}
 	}
 	var events []risk.Event
 	for {
@@ -68,6 +76,17 @@ func LoadAMLSimReaders(transactions, nodes io.Reader) (*Set, error) {
 		e := risk.Event{Time: Epoch.Add(time.Duration(step) * AMLSimStep), ID: fmt.Sprintf("amlsim-%d", t.line),
 			FromAccount: v[0], ToAccount: v[1], AmountMinor: amount, Currency: PaySimCurrency, Kind: risk.KindTransfer,
 			Labels: &risk.Labels{Fraud: fraud[v[0]] && fraud[v[1]]}}
+		if labelCol != "" { // a per-transaction label, when the file has one, beats the account rule
+			raw, err := t.get(rec, labelCol)
+			if err != nil {
+				return nil, err
+			}
+			sar, ok := parseFlag(raw)
+			if !ok {
+				return nil, lineErr(f, t.line, labelCol, fmt.Sprintf("%q is not true/false or 0/1", raw))
+			}
+			e.Labels.Fraud = sar
+		}
 		if err := validate(f, t.line, &e); err != nil {
 			return nil, err
 		}

@@ -174,6 +174,21 @@ func TestAMLSimFixture(t *testing.T) {
 	}
 }
 
+func TestAMLSimTransactionLabels(t *testing.T) {
+	tx := "sourceNodeId,targetNodeId,value,time,is_sar\n1,2,10.005,3,True\n2,3,1E2,4,False\n"
+	nd := "ACCOUNT_ID,isFraud,init_balance\n1,false,1\n2,false,1\n3,true,1\n"
+	s, err := LoadAMLSimReaders(strings.NewReader(tx), strings.NewReader(nd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Events[0].Labels.Fraud || s.Events[1].Labels.Fraud || s.Events[0].AmountMinor != 1001 || s.Events[1].AmountMinor != 10000 {
+		t.Fatalf("%+v", s.Events)
+	}
+	if _, err := LoadAMLSimReaders(strings.NewReader("sourceNodeId,targetNodeId,value\n"), strings.NewReader(nd)); err == nil || !strings.Contains(err.Error(), "time") {
+		t.Fatalf("missing column: %v", err)
+	}
+}
+
 func FuzzLoadPaySim(f *testing.F) {
 	f.Add([]byte(paysimSample))
 	f.Add([]byte("step,type,amount,nameOrig,nameDest,isFraud\n1,TRANSFER,1e3,a,b,1\n"))

@@ -55,6 +55,7 @@ type Action struct {
 	Percent int        `json:"percent,omitempty"`
 }
 
+// String formats a as it is written in a rule file ("cut_credit_limit:80").
 func (a Action) String() string {
 	if a.Kind == ActionCutCreditLimit {
 		return fmt.Sprintf("%s:%d", a.Kind, a.Percent)
@@ -244,6 +245,7 @@ var featureIndex = func() map[string]int {
 // activation resolves CEL variables from a Features value without building a map.
 type activation struct{ f *Features }
 
+// ResolveName implements interpreter.Activation.
 func (a activation) ResolveName(name string) (any, bool) {
 	i, ok := featureIndex[name]
 	if !ok {
@@ -252,4 +254,5 @@ func (a activation) ResolveName(name string) (any, bool) {
 	return featureVars[i].get(a.f), true
 }
 
+// Parent implements interpreter.Activation: there is none.
 func (a activation) Parent() interpreter.Activation { return nil }

@@ -159,6 +159,9 @@ func setup(ctx context.Context, led *ledger.Engine, eco *ecosystem.Ecosystem, op
 		return fmt.Errorf("payment: read setup record: %w", err)
 	}
 	if len(recs) > 0 {
+		if recs[0].Key != eco.ID {
+			return fmt.Errorf("%w: the ledger was seeded for ecosystem %q, not %q", ErrOtherEcosystem, recs[0].Key, eco.ID)
+		}
 		return nil
 	}
 	for _, b := range setupBatches(eco, openingFen) {

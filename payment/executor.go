@@ -25,6 +25,8 @@ var (
 	// ErrState: the action does not apply to the payment's state (e.g.
 	// Refund on a completed payment).
 	ErrState = errors.New("payment: wrong state for this action")
+	// ErrOtherEcosystem: the ledger holds another ecosystem's accounts.
+	ErrOtherEcosystem = errors.New("payment: ledger belongs to another ecosystem")
 )
 
 // RequestError is a request field that is wrong and why.

@@ -48,10 +48,15 @@ func loadRiskData(format string, files []string) (*dataset.Set, error) {
 		return nil, usageErrorf("FILE: give at least one data file (or folder for amlsim)")
 	}
 	var all *dataset.Set
-	for _, name := range files {
+	for i, name := range files {
 		s, err := loadRiskFile(format, name)
 		if err != nil {
 			return nil, err
+		}
+		if len(files) > 1 && format != "ibm-aml" { // line-numbered ids repeat across files; IBM ids are content keys
+			for j := range s.Events {
+				s.Events[j].ID = fmt.Sprintf("%d:%s", i+1, s.Events[j].ID)
+			}
 		}
 		if all == nil {
 			all = s

@@ -44,9 +44,12 @@ compliance verdict: allowed, warned or refused, with each rule's id, citation
 and a one-sentence explanation.
 
 A route is kept unless another is at least as good on fee, mean time, failure
-probability and app switches and better on one. Allowed and warned routes come
-first, ranked by --objective (balanced: a weighted normalised score, see
-docs/planner.md); refused routes follow so you learn why they are refused.
+probability, app switches and preconditions (such as applying for a service)
+and better on one. Allowed and warned routes come first, ranked by --objective
+(balanced: a weighted normalised score, see docs/planner.md); refused routes
+follow, the best for each distinct set of reasons, so you learn why they are
+refused. When consumer credit has no allowed route, the plan for your own
+money at the same institution (e.g. alipay.balance) follows.
 
 Products are named institution.product (paybridge ecosystem show lists them);
 the amount is in yuan with at most two decimals. Money belongs to the

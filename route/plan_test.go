@@ -269,6 +269,13 @@ func TestTierAndBalanceCapLimits(t *testing.T) {
 		{"me", 2000 * yuan, []string{"to_ecny", "from_ecny"}, "bank_a.debit", ""},
 		{"friend", 800 * yuan, []string{"to_ecny", "from_ecny"}, "bank_a.debit", "limit.per_txn"},
 	}
+	full := &Usage{Balances: map[string]int64{UsageKey("me", "alipay.ecny"): 9500 * yuan}}
+	if r, err := Evaluate(eco, Query{From: "alipay.balance", To: "alipay.ecny", AmountFen: 600 * yuan, Usage: full}, []string{"to_ecny"}, NoRules{}); err != nil || !hasRule(r.Findings, "limit.balance_cap") {
+		t.Fatalf("9,500 yuan held + 600 arriving under a 10,000 cap: %v %+v", err, r)
+	}
+	if r, err := Evaluate(eco, Query{From: "alipay.balance", To: "alipay.ecny", AmountFen: 400 * yuan, Usage: full}, []string{"to_ecny"}, NoRules{}); err != nil || r.Verdict != VerdictAllowed {
+		t.Fatalf("9,500 yuan held + 400 arriving under a 10,000 cap: %v %+v", err, r)
+	}
 	for _, tt := range tests {
 		r, err := Evaluate(eco, Query{From: "alipay.balance", To: tt.to, FromHolder: tt.holder, AmountFen: tt.amount}, tt.channels, NoRules{})
 		if err != nil {
@@ -327,10 +334,16 @@ func TestPlanObjectivesAndPolicy(t *testing.T) {
 	if n := len(allowedRoutes(res)); n != 0 || len(res.Routes) == 0 {
 		t.Fatalf("strict: %d allowed of %d routes; want none allowed, some refused", n, len(res.Routes))
 	}
+	if alt := res.Alternative; alt == nil || alt.Query.From != "alipay.balance" || len(allowedRoutes(alt)) == 0 {
+		t.Fatalf("strict: alternative %+v; want allowed routes from alipay.balance", alt)
+	}
 	q.Policy = compliance.PolicyAdvisory
 	res, err = Plan(eco, q, advisory)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Alternative != nil {
+		t.Fatal("advisory: an alternative was planned although routes are allowed with warnings")
 	}
 	for _, r := range allowedRoutes(res) {
 		if r.Verdict != VerdictWarned {

@@ -3,6 +3,7 @@ package route
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -252,6 +253,26 @@ func TestPlanProperties(t *testing.T) {
 			}
 			if len(rules.shares) != 1 || !rules.shares[want] {
 				t.Fatalf("hops carried credit shares %v, want only %d", rules.shares, want)
+			}
+		}
+		// Determinism: the same query plans the same; another seed changes
+		// only the sampled quantiles.
+		again, err := Plan(e, q, rules)
+		if err != nil || !reflect.DeepEqual(again, res) {
+			t.Fatalf("a second plan of the same query differs (err %v)", err)
+		}
+		if q.At.IsZero() { // with clearing windows the sampled mean is a criterion
+			q2 := q
+			q2.Seed++
+			other, err := Plan(e, q2, rules)
+			if err != nil || len(other.Routes) != len(res.Routes) {
+				t.Fatalf("seed %d: %v, %d routes vs %d", q2.Seed, err, len(other.Routes), len(res.Routes))
+			}
+			for i := range res.Routes {
+				a, b := res.Routes[i], other.Routes[i]
+				if a.ID != b.ID || a.FeeFen != b.FeeFen || a.Success != b.Success || a.TimeMeanS != b.TimeMeanS {
+					t.Fatalf("seed changed route %d: %s vs %s", i, a.ID, b.ID)
+				}
 			}
 		}
 		// Completeness: every allowed or warned simple route is matched by a

@@ -215,6 +215,11 @@ func TestPropertyStateBounded(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		holders := rapid.IntRange(2, 400).Draw(t, "holders")
 		events := randomStream(rapid.Uint64().Draw(t, "seed"), 1500, holders)
+		if rapid.Bool().Draw(t, "one amount") { // a popular amount fills one mule bucket
+			for i := range events {
+				events[i].AmountMinor = 10000
+			}
+		}
 		en := NewEngine(nil)
 		for _, e := range events {
 			if _, err := en.Observe(e); err != nil {
@@ -228,6 +233,11 @@ func TestPropertyStateBounded(t *testing.T) {
 			}
 			if s := en.Stats(); s.Holders > MaxNodes || s.MuleEntries > MaxMuleEntries {
 				t.Fatalf("state %+v over the caps", s)
+			}
+			for k, b := range en.mule.buckets {
+				if len(b) > MaxMuleBucket {
+					t.Fatalf("mule bucket %+v holds %d entries", k, len(b))
+				}
 			}
 		}
 	})

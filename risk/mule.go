@@ -14,14 +14,18 @@ const (
 	MuleMaxDiffBps = 50
 	// MaxMuleEntries caps the index (oldest evicted first).
 	MaxMuleEntries = 1 << 16
+	// MaxMuleBucket caps the entries of one amount bucket (oldest dropped
+	// first), so a popular amount cannot make lookups slow.
+	MaxMuleBucket = 64
 	// muleTopBits is the precision of an amount bucket (≈0.4–0.8% wide).
 	muleTopBits = 8
 )
 
 // muleKey is an amount bucket; entries carry their currency, compared on lookup.
 type muleKey struct {
-	shift uint8
-	top   int64
+	cashOut bool
+	shift   uint8
+	top     int64
 }
 
 type muleEntry struct {
@@ -48,9 +52,9 @@ func newMuleIndex() *muleIndex {
 	return &muleIndex{buckets: make(map[muleKey][]muleEntry), fifo: make([]muleEntry, MaxMuleEntries)}
 }
 
-func bucketOf(amount int64) muleKey {
+func bucketOf(cashOut bool, amount int64) muleKey {
 	shift := max(0, bits.Len64(uint64(amount))-muleTopBits)
-	return muleKey{shift: uint8(shift), top: amount >> shift}
+	return muleKey{cashOut: cashOut, shift: uint8(shift), top: amount >> shift}
 }
 
 func isCashOut(k Kind) bool { return k == KindCashOut || k == KindWithdraw }
@@ -67,7 +71,7 @@ func (m *muleIndex) match(e *Event, now int64) (muleEntry, int64, bool) {
 	if wantCashOut {
 		since = now
 	}
-	k := bucketOf(e.AmountMinor)
+	k := bucketOf(wantCashOut, e.AmountMinor)
 	var best muleEntry
 	bestDiff, found := int64(0), false
 	for d := int64(-1); d <= 1; d++ {
@@ -120,10 +124,14 @@ func (m *muleIndex) add(e *Event, now int64) {
 		m.drop()
 	}
 	en := muleEntry{t: now, amount: e.AmountMinor, cur: e.Currency, tx: e.ID, from: e.fromHolder(), to: e.toHolder(),
-		toAcct: e.ToAccount, fromAcc: e.FromAccount, cashOut: isCashOut(e.Kind), key: bucketOf(e.AmountMinor)}
+		toAcct: e.ToAccount, fromAcc: e.FromAccount, cashOut: isCashOut(e.Kind), key: bucketOf(isCashOut(e.Kind), e.AmountMinor)}
 	m.fifo[(m.head+m.n)%len(m.fifo)] = en
 	m.n++
-	m.buckets[en.key] = append(m.buckets[en.key], en)
+	b := m.buckets[en.key]
+	if len(b) >= MaxMuleBucket {
+		b = append(b[:0], b[1:]...) // its FIFO slot stays until drop finds nothing to remove
+	}
+	m.buckets[en.key] = append(b, en)
 }
 
 // drop removes the oldest entry.

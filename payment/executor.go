@@ -67,6 +67,7 @@ type Executor struct {
 	lastAt   time.Time
 	down     map[string]bool
 	downFlag bool
+	memo     planMemo
 }
 
 type entry struct {
@@ -322,13 +323,13 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 		start = x.clk.Now()
 	}
 	q := route.Query{From: req.From, To: req.To, AmountFen: req.AmountFen, FromHolder: fromH, ToHolder: toH,
-		Objective: req.Objective, At: start, Seed: req.Seed, Usage: usage(x.eco, x.led, x.loc, hf, start)}
-	r, err := x.pick(q, req)
+		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(x.eco, x.led, x.loc, hf, start)}
+	r, routeJSON, err := x.memo.pick(q, req, x.pick)
 	if err != nil {
 		return nil, "", err
 	}
 	spec = &Spec{From: req.From, To: req.To, FromHolder: fromH, ToHolder: toH, AmountFen: req.AmountFen,
-		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r}
+		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r, routeJSON: routeJSON}
 	if r == nil {
 		return spec, "no route moves this money", nil
 	}

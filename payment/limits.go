@@ -92,8 +92,10 @@ func releases(cs []ledger.CounterDelta) []ledger.CounterDelta {
 }
 
 // usage builds the planner's view of what holder h has used at t, from the
-// ledger's counters, and balances of its accounts, so a re-check at creation
-// gives the planner's own findings.
+// ledger's counters, and the balances of capped accounts, so a re-check at
+// creation gives the planner's own findings. Only channels with limits or a
+// free quota, tiered products and capped products are read: the planner
+// looks at nothing else.
 func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *ecosystem.Holder, at time.Time) *route.Usage {
 	u := &route.Usage{Channels: map[string]route.Used{}, Products: map[string]route.Used{}, Balances: map[string]int64{}}
 	ps := periodsAt(at, loc)
@@ -106,8 +108,13 @@ func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *
 	}
 	for i := range eco.Channels {
 		ch := &eco.Channels[i]
-		used := read("c:" + ch.ID)
-		used.FreeQuotaFen = led.Counter(counterKey("quota", "-", h.ID, "c:"+ch.ID))
+		var used route.Used
+		if ch.Limits != (ecosystem.Limits{}) {
+			used = read("c:" + ch.ID)
+		}
+		if ch.Fee.FreeQuotaFen > 0 {
+			used.FreeQuotaFen = led.Counter(counterKey("quota", "-", h.ID, "c:"+ch.ID))
+		}
 		if used != (route.Used{}) {
 			u.Channels[route.UsageKey(h.ID, ch.ID)] = used
 		}
@@ -119,13 +126,27 @@ func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *
 				u.Products[route.UsageKey(h.ID, p.ID)] = used
 			}
 		}
-	}
-	for i := range eco.Holders {
-		for j := range eco.Products {
-			if a, ok := led.Account(HolderAccount(eco.Holders[i].ID, eco.Products[j].ID)); ok {
-				u.Balances[route.UsageKey(eco.Holders[i].ID, eco.Products[j].ID)] = a.BalanceFen
+		if !capped(p) {
+			continue
+		}
+		for j := range eco.Holders {
+			if a, ok := led.Account(HolderAccount(eco.Holders[j].ID, p.ID)); ok && a.BalanceFen != 0 {
+				u.Balances[route.UsageKey(eco.Holders[j].ID, p.ID)] = a.BalanceFen
 			}
 		}
 	}
 	return u
+}
+
+// capped reports whether a product has a balance cap (itself or a tier's).
+func capped(p *ecosystem.Product) bool {
+	if p.BalanceCapFen > 0 {
+		return true
+	}
+	for _, t := range p.Tiers {
+		if t.BalanceCapFen > 0 {
+			return true
+		}
+	}
+	return false
 }

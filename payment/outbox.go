@@ -41,7 +41,9 @@ func (o *Outbox) Read(ctx context.Context, after uint64, limit int) ([]Event, er
 func cursorKey(subscriber string) string { return "outbox/" + subscriber }
 
 // Cursor returns the last Seq subscriber acknowledged (0 if none).
-func (o *Outbox) Cursor(subscriber string) uint64 { return uint64(o.led.Counter(cursorKey(subscriber))) }
+func (o *Outbox) Cursor(subscriber string) uint64 {
+	return uint64(o.led.Counter(cursorKey(subscriber)))
+}
 
 // Ack durably moves subscriber's cursor forward to seq (a ledger counter,
 // committed like money). An older seq leaves it where it is. Errors: the

@@ -11,6 +11,7 @@
 package payment
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/paybridge/paybridge/ledger"
@@ -97,6 +98,22 @@ type Spec struct {
 	FailHop    int          `json:"fail_hop,omitempty"`
 	Start      time.Time    `json:"start"`
 	Route      *route.Route `json:"route,omitempty"`
+	// routeJSON is Route encoded once (memoised routes are shared).
+	routeJSON json.RawMessage
+}
+
+// MarshalJSON encodes the spec, reusing the route's encoding when known.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	type plain Spec
+	if s.routeJSON == nil {
+		return json.Marshal(plain(s))
+	}
+	out := struct {
+		plain
+		Route json.RawMessage `json:"route,omitempty"`
+	}{plain(s), s.routeJSON}
+	out.plain.Route = nil
+	return json.Marshal(out)
 }
 
 // Event is one entry of a payment's timeline and of the outbox. It is

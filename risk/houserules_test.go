@@ -42,3 +42,14 @@ func TestNoFloatMoney(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsQuoteDefaultRules keeps docs/risk.md's quotation of the bundled rule file current.
+func TestDocsQuoteDefaultRules(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "risk.md"))
+	if err != nil {
+		t.Skipf("docs/risk.md not found: %v", err)
+	}
+	if !strings.Contains(string(doc), string(defaultRulesYAML)) {
+		t.Error("docs/risk.md does not quote risk/rules/default.yaml as it is; paste the file into the Rules section")
+	}
+}

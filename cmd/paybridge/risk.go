@@ -234,9 +234,14 @@ func riskPrintReport(w io.Writer, r *eval.Report) {
 	fmt.Fprintf(w, "throughput %.0f events/s, p99 decision latency %.4f ms\n", r.EventsPerSecond, r.DecisionP99Ms)
 }
 
-func riskOpenDB(path string) (*risk.SQLiteStore, error) {
+// riskOpenDB opens the case database; mustExist refuses to create a new one
+// (for commands that only read or resolve cases).
+func riskOpenDB(path string, mustExist bool) (*risk.SQLiteStore, error) {
 	if strings.TrimSpace(path) == "" {
 		return nil, usageErrorf("--db: give a file name")
+	}
+	if _, err := os.Stat(path); mustExist && err != nil {
+		return nil, usageErrorf("--db %s: no case database there (paybridge risk scan … --db %s creates one)", path, path)
 	}
 	st, err := risk.OpenSQLite(path)
 	if err != nil {
@@ -265,7 +270,7 @@ family while the case is open or in review. Labels in the file are ignored.`,
 			if err != nil {
 				return err
 			}
-			st, err := riskOpenDB(db)
+			st, err := riskOpenDB(db, false)
 			if err != nil {
 				return err
 			}
@@ -314,7 +319,7 @@ func riskCasesCmd() *cobra.Command {
 			if state != "" && !riskContains([]string{"open", "reviewing", "confirmed", "dismissed"}, state) {
 				return usageErrorf("--state: %q is not one of open, reviewing, confirmed, dismissed", state)
 			}
-			st, err := riskOpenDB(db)
+			st, err := riskOpenDB(db, true)
 			if err != nil {
 				return err
 			}
@@ -368,7 +373,7 @@ func riskCaseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := riskOpenDB(db)
+			st, err := riskOpenDB(db, true)
 			if err != nil {
 				return err
 			}
@@ -417,7 +422,7 @@ func riskResolveCmd() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return usageErrorf("--reason: say why the case moves")
 			}
-			st, err := riskOpenDB(db)
+			st, err := riskOpenDB(db, true)
 			if err != nil {
 				return err
 			}

@@ -55,6 +55,9 @@ func TestRiskEndToEnd(t *testing.T) {
 		t.Errorf("missing file: exit %d, %q", code, errs)
 	}
 	db := filepath.Join(dir, "risk.db")
+	if _, errs, code := run("risk", "cases", "--db", db); code != 2 || !strings.Contains(errs, "--db") {
+		t.Errorf("cases before any scan: exit %d, %q", code, errs)
+	}
 	if out, errs, code := run("risk", "scan", "--format", "amlsim", fixture, "--db", db); code != 0 || !strings.Contains(out, "cases") {
 		t.Fatalf("scan: exit %d %q %q", code, out, errs)
 	}

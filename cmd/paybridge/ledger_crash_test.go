@@ -40,7 +40,7 @@ func envInt(t *testing.T, name string, def int) int {
 // group may have been made durable before the ack reached the log).
 func TestLedgerCrashRecovery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kills the real binary 20 times (~15 s); skipped with -short")
+		t.Skip("kills the real binary 20 times (~40 s); skipped with -short")
 	}
 	kills := envInt(t, "PAYBRIDGE_CRASH_KILLS", 20)
 	seed := uint64(envInt(t, "PAYBRIDGE_CRASH_SEED", 1))
@@ -50,7 +50,7 @@ func TestLedgerCrashRecovery(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 99))
 	totalInFlight := 0
 	for run := 1; run <= kills; run++ {
-		delay := time.Duration(20+r.IntN(400)) * time.Millisecond
+		delay := time.Duration(20+r.IntN(280)) * time.Millisecond
 		killAfter(t, bin, run, seed, db, logPath, delay)
 		if v := runLedgerBin(t, bin, "ledger", "verify", "--db", db); v.code != 0 {
 			t.Fatalf("run %d (killed after %v): ledger verify exit %d:\n%s%s", run, delay, v.code, v.stdout, v.stderr)

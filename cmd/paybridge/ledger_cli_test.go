@@ -169,3 +169,37 @@ func tamperCommit(path string, seq int) error {
 	_, err = db.Exec(`UPDATE commits SET body = substr(body, 1, length(body) - 1) || x'7f' WHERE seq = ?`, seq)
 	return err
 }
+
+// TestBenchLedgerInProcess runs the bench (engine + SQLite store, many
+// submitting goroutines, idle indexer and checkpointer running) inside the
+// test process, so `go test -race` sees its concurrency, then verifies the
+// database and reads it back through the store.
+func TestBenchLedgerInProcess(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "inproc.db")
+	var out, errOut bytes.Buffer
+	f := benchFlags{accounts: 50, transfers: 3000, batch: 7, clients: 6, baselineTransfers: 50, db: db, seed: 3, hot: true, asJSON: true, index: true}
+	if err := runBenchLedger(context.Background(), &out, &errOut, f); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	var res benchResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Transfers != 3000 || res.TransfersPerS <= 0 || res.IndexSeconds <= 0 {
+		t.Fatalf("bench result %+v, %v", res, err)
+	}
+	out.Reset()
+	if err := runLedgerVerify(context.Background(), &out, db, true); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+	s, err := sqlite.Open(db, sqlite.Options{MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Hot mode: every load transfer touches account 1.
+	page, err := s.History(context.Background(), 1, 0, ledger.MaxHistoryPage)
+	if err != nil || len(page.Transfers) != ledger.MaxHistoryPage || page.Next == 0 {
+		t.Fatalf("history of the hot account: %d transfers, next %d, %v", len(page.Transfers), page.Next, err)
+	}
+	if tr, err := s.Transfer(context.Background(), 3000); err != nil || tr.DebitAccount != 1 && tr.CreditAccount != 1 {
+		t.Fatalf("transfer 3000 = %+v, %v", tr, err)
+	}
+}

@@ -102,17 +102,25 @@ transaction per transfer (read both balances, check the floor, update both,
 insert the transfer, fsync), --baseline-transfers of them, and the ratio of
 the two rates is printed.
 
+Throughput comes from how many transfers are in flight (--clients × --batch):
+each group commit costs one fsync, and the engine groups whatever is queued.
 --hot makes every transfer touch account 1 (contention on one account).
 --rate R offers R transfers/s in total (open loop) instead of as fast as
-possible, to measure latency at a fixed load.
+possible, to measure latency at a fixed load; give enough --clients that
+one outstanding Submit each can carry R. --mem swaps in the in-memory store
+to show the engine's own cost. After the load the bench times a restart
+(reopen, replay the journal, rebuild the engine) and, with --index, the
+materialisation of the read tables that history and lookups use.
 
 The database stays at --db (a new temporary file when not given, printed)
 so that 'paybridge ledger verify --db FILE' can check it afterwards.`,
 		Example: `  paybridge bench ledger
   paybridge bench ledger --accounts 10000 --transfers 1000000 --batch 1000 --json
-  paybridge bench ledger --rate 10000 --batch 1 --transfers 50000
+  paybridge bench ledger --rate 10000 --batch 1 --clients 64 --transfers 50000 --baseline-transfers 0
   paybridge bench ledger --hot --transfers 200000
-  paybridge bench ledger --accounts 1000000 --transfers 100000   # memory per account`,
+  paybridge bench ledger --batch 100 --clients 80
+  paybridge bench ledger --accounts 1000000 --transfers 100000   # memory per account
+  paybridge bench ledger --mem --transfers 300000                # engine alone, nothing durable`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

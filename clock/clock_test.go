@@ -88,3 +88,24 @@ func TestWaitHonoursContext(t *testing.T) {
 		t.Fatal("virtual WaitUntil ignored a cancelled context")
 	}
 }
+
+// FuzzParseSpec: any --clock value parses or errors, never panics, and a
+// parsed spec formats back to a value that parses to the same spec.
+func FuzzParseSpec(f *testing.F) {
+	for _, s := range []string{"virtual", "real", "scaled:600", "scaled:0.001", "scaled:", "scaled:NaN", "scaled:+Inf", "scaled:1e6", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		spec, err := ParseSpec(s)
+		if err != nil {
+			return
+		}
+		if !(spec.Scale > 0) || spec.Scale > MaxScale {
+			t.Fatalf("ParseSpec(%q) accepted scale %v", s, spec.Scale)
+		}
+		again, err := ParseSpec(spec.String())
+		if err != nil || again != spec {
+			t.Fatalf("round trip of %q: %+v → %q → %+v, %v", s, spec, spec.String(), again, err)
+		}
+	})
+}

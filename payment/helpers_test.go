@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"testing"
 	"time"
 
 	"github.com/paybridge/paybridge/clock"
@@ -27,7 +26,7 @@ type world struct {
 	x     *Executor
 }
 
-func bundled(t testing.TB) *ecosystem.Ecosystem {
+func bundled(t tb) *ecosystem.Ecosystem {
 	t.Helper()
 	eco, err := ecosystems.Resolve("cn-2023")
 	if err != nil {
@@ -37,14 +36,14 @@ func bundled(t testing.TB) *ecosystem.Ecosystem {
 }
 
 // newWorld opens an executor on an in-memory ledger with a virtual clock.
-func newWorld(t testing.TB, policy compliance.Policy) *world {
+func newWorld(t tb, policy compliance.Policy) *world {
 	t.Helper()
 	w := &world{eco: bundled(t), store: ledger.NewMemStore(), clk: clock.NewVirtual(epoch)}
 	w.open(t, policy)
 	return w
 }
 
-func (w *world) open(t testing.TB, policy compliance.Policy) {
+func (w *world) open(t tb, policy compliance.Policy) {
 	t.Helper()
 	ctx := context.Background()
 	led, err := ledger.Open(ctx, w.store, w.clk, ledger.Options{})
@@ -63,7 +62,7 @@ func (w *world) open(t testing.TB, policy compliance.Policy) {
 }
 
 // reopen closes the engine and opens everything again on the same store.
-func (w *world) reopen(t testing.TB) {
+func (w *world) reopen(t tb) {
 	t.Helper()
 	if err := w.led.Close(); err != nil {
 		t.Fatal(err)
@@ -83,7 +82,7 @@ func (w *world) pending(holder, product string) int64 {
 }
 
 // checkBooks fails the test on any books violation.
-func (w *world) checkBooks(t testing.TB) {
+func (w *world) checkBooks(t tb) {
 	t.Helper()
 	for _, v := range CheckBooks(w.led.Accounts()) {
 		t.Error(v)
@@ -107,11 +106,20 @@ func isClearing(product string) bool {
 }
 
 // noPending fails if any account still has money held.
-func (w *world) noPending(t testing.TB) {
+func (w *world) noPending(t tb) {
 	t.Helper()
 	for _, a := range w.led.Accounts() {
 		if a.DebitsPendingFen != 0 || a.CreditsPendingFen != 0 {
 			t.Errorf("%s of %s still holds %d/%d fen pending", a.Product, a.Holder, a.DebitsPendingFen, a.CreditsPendingFen)
 		}
 	}
+}
+
+// tb is what the helpers need of *testing.T, *testing.B and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Error(args ...any)
+	Errorf(format string, args ...any)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -13,7 +14,15 @@ import (
 
 // indexer materialises the read tables from the journal on the writer
 // connection. All its methods run with Store.wmu held.
+// Rows per multi-row INSERT: one statement step per group instead of per row.
+const (
+	transferRowsPerInsert = 16
+	postingRowsPerInsert  = 64
+	transferColumns       = 14
+)
+
 type indexer struct {
+	insTransfers, insPostings                               *sqlite3.Stmt // multi-row forms
 	w                                                       *sqlite3.Conn
 	selCommits                                              *sqlite3.Stmt
 	upAccount, insTransfer, upState, insPosting, setIndexed *sqlite3.Stmt
@@ -33,8 +42,11 @@ func newIndexer(w *sqlite3.Conn) (*indexer, error) {
 	ix.selCommits = prep(`SELECT seq, body FROM commits WHERE seq > ? ORDER BY seq`)
 	ix.upAccount = prep(`INSERT OR REPLACE INTO accounts(id, holder, institution, product, currency, floor_fen, flags,
 		balance_fen, debits_pending_fen, credits_pending_fen, credit_share_fen, timestamp) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`)
-	ix.insTransfer = prep(`INSERT INTO transfers(timestamp, id, key, debit_account, credit_account, amount_fen, currency,
-		code, flags, pending_id, timeout_seconds, metadata, state, credit_share_fen) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	const insTransfer = `INSERT INTO transfers(timestamp, id, key, debit_account, credit_account, amount_fen, currency,
+		code, flags, pending_id, timeout_seconds, metadata, state, credit_share_fen) VALUES`
+	ix.insTransfer = prep(insTransfer + valuesList(1, transferColumns))
+	ix.insTransfers = prep(insTransfer + valuesList(transferRowsPerInsert, transferColumns))
+	ix.insPostings = prep(`INSERT OR IGNORE INTO postings(account, timestamp) VALUES` + valuesList(postingRowsPerInsert, 2))
 	ix.upState = prep(`UPDATE transfers SET state = ? WHERE id = ?`)
 	ix.insPosting = prep(`INSERT OR IGNORE INTO postings(account, timestamp) VALUES(?,?)`)
 	ix.setIndexed = prep(`UPDATE meta SET value = ? WHERE name = 'indexed_seq'`)
@@ -43,7 +55,7 @@ func newIndexer(w *sqlite3.Conn) (*indexer, error) {
 
 func (ix *indexer) close() error {
 	var errs []error
-	for _, st := range []*sqlite3.Stmt{ix.selCommits, ix.upAccount, ix.insTransfer, ix.upState, ix.insPosting, ix.setIndexed} {
+	for _, st := range []*sqlite3.Stmt{ix.selCommits, ix.upAccount, ix.insTransfer, ix.insTransfers, ix.upState, ix.insPosting, ix.insPostings, ix.setIndexed} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -136,8 +148,18 @@ func (ix *indexer) write(ch *chunk) error {
 			return fmt.Errorf("account %d: %w", id, err)
 		}
 	}
-	for i := range ch.tr {
-		if err := ix.writeTransfer(&ch.tr[i]); err != nil {
+	i := 0
+	for ; i+transferRowsPerInsert <= len(ch.tr); i += transferRowsPerInsert {
+		for j := 0; j < transferRowsPerInsert; j++ {
+			bindTransfer(ix.insTransfers, j*transferColumns, &ch.tr[i+j])
+		}
+		if err := ix.insTransfers.Exec(); err != nil {
+			return fmt.Errorf("transfers %d…%d: %w", ch.tr[i].ID, ch.tr[i+transferRowsPerInsert-1].ID, err)
+		}
+	}
+	for ; i < len(ch.tr); i++ {
+		bindTransfer(ix.insTransfer, 0, &ch.tr[i])
+		if err := ix.insTransfer.Exec(); err != nil {
 			return fmt.Errorf("transfer %d: %w", ch.tr[i].ID, err)
 		}
 	}
@@ -172,31 +194,36 @@ func (ix *indexer) writeAccount(a ledger.Account) error {
 	return st.Exec()
 }
 
-func (ix *indexer) writeTransfer(t *ledger.Transfer) error {
-	st := ix.insTransfer
-	st.BindInt64(1, t.Timestamp)
-	st.BindInt64(2, int64(t.ID))
+// bindTransfer binds t to parameters base+1 … base+transferColumns of st.
+func bindTransfer(st *sqlite3.Stmt, base int, t *ledger.Transfer) {
+	st.BindInt64(base+1, t.Timestamp)
+	st.BindInt64(base+2, int64(t.ID))
 	if t.Key == "" {
-		st.BindNull(3)
+		st.BindNull(base + 3)
 	} else {
-		st.BindText(3, t.Key)
+		st.BindText(base+3, t.Key)
 	}
-	st.BindInt64(4, int64(t.DebitAccount))
-	st.BindInt64(5, int64(t.CreditAccount))
-	st.BindInt64(6, t.AmountFen)
-	st.BindText(7, t.Currency)
-	st.BindInt64(8, int64(t.Code))
-	st.BindInt64(9, int64(t.Flags))
-	st.BindInt64(10, int64(t.PendingID))
-	st.BindInt64(11, t.TimeoutSeconds)
+	st.BindInt64(base+4, int64(t.DebitAccount))
+	st.BindInt64(base+5, int64(t.CreditAccount))
+	st.BindInt64(base+6, t.AmountFen)
+	st.BindText(base+7, t.Currency)
+	st.BindInt64(base+8, int64(t.Code))
+	st.BindInt64(base+9, int64(t.Flags))
+	st.BindInt64(base+10, int64(t.PendingID))
+	st.BindInt64(base+11, t.TimeoutSeconds)
 	if len(t.Metadata) == 0 {
-		st.BindNull(12)
+		st.BindNull(base + 12)
 	} else {
-		st.BindBlob(12, t.Metadata)
+		st.BindBlob(base+12, t.Metadata)
 	}
-	st.BindInt64(13, int64(t.State))
-	st.BindInt64(14, t.CreditShareFen)
-	return st.Exec()
+	st.BindInt64(base+13, int64(t.State))
+	st.BindInt64(base+14, t.CreditShareFen)
+}
+
+// valuesList returns "(?,…,?),…" for rows rows of cols columns.
+func valuesList(rows, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
 }
 
 // writePostings inserts both legs of every transfer, sorted by (account,
@@ -216,7 +243,17 @@ func (ix *indexer) writePostings(tr []ledger.Transfer) error {
 		}
 		return cmpI64(a.ts, b.ts)
 	})
-	for _, l := range legs {
+	i := 0
+	for ; i+postingRowsPerInsert <= len(legs); i += postingRowsPerInsert {
+		for j, l := range legs[i : i+postingRowsPerInsert] {
+			ix.insPostings.BindInt64(2*j+1, int64(l.account))
+			ix.insPostings.BindInt64(2*j+2, l.ts)
+		}
+		if err := ix.insPostings.Exec(); err != nil {
+			return fmt.Errorf("postings of accounts %d…%d: %w", legs[i].account, legs[i+postingRowsPerInsert-1].account, err)
+		}
+	}
+	for _, l := range legs[i:] {
 		ix.insPosting.BindInt64(1, int64(l.account))
 		ix.insPosting.BindInt64(2, l.ts)
 		if err := ix.insPosting.Exec(); err != nil {

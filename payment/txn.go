@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/paybridge/paybridge/ledger"
@@ -50,7 +49,7 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 		return "", fmt.Errorf("payment %s: more than %d transfers", t.p.ID, MaxTransfersPerPayment)
 	}
 	for _, ev := range t.events {
-		data, err := json.Marshal(ev)
+		data, err := encodeEvent(ev)
 		if err != nil {
 			return "", fmt.Errorf("payment %s: encode event: %w", t.p.ID, err)
 		}

@@ -102,18 +102,43 @@ type Spec struct {
 	routeJSON json.RawMessage
 }
 
-// MarshalJSON encodes the spec, reusing the route's encoding when known.
+// MarshalJSON encodes the spec, splicing in the route's encoding when it
+// is already known (memoised routes are shared and encoded once).
 func (s Spec) MarshalJSON() ([]byte, error) {
 	type plain Spec
-	if s.routeJSON == nil {
+	rj := s.routeJSON
+	if rj == nil {
 		return json.Marshal(plain(s))
 	}
-	out := struct {
-		plain
-		Route json.RawMessage `json:"route,omitempty"`
-	}{plain(s), s.routeJSON}
-	out.plain.Route = nil
-	return json.Marshal(out)
+	s.Route = nil
+	b, err := json.Marshal(plain(s))
+	if err != nil {
+		return nil, err
+	}
+	b = append(b[:len(b)-1], `,"route":`...)
+	b = append(b, rj...)
+	return append(b, '}'), nil
+}
+
+// encodeEvent encodes ev as JSON; a created event's spec is spliced in
+// as bytes, sparing encoding/json from re-compacting a shared route.
+func encodeEvent(ev Event) ([]byte, error) {
+	spec := ev.Spec
+	if spec == nil {
+		return json.Marshal(ev)
+	}
+	ev.Spec = nil
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := spec.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	b = append(b[:len(b)-1], `,"spec":`...)
+	b = append(b, sb...)
+	return append(b, '}'), nil
 }
 
 // Event is one entry of a payment's timeline and of the outbox. It is

@@ -553,8 +553,8 @@ func (x *Executor) failHop(ctx context.Context, p *Payment, k int, at time.Time,
 			for _, id := range p.hops[k-1].pending {
 				ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferVoidPending, PendingID: id}))
 			}
-			t.b.Counters = append(t.b.Counters, releases(p.hops[k-1].counters)...)
 		}
+		t.b.Counters = append(t.b.Counters, releases(p.hops[k-1].counters)...)
 		t.event(ev)
 		x.compensate(t, k, at, comp, reason)
 		r, err := x.commit(ctx, t)

@@ -287,6 +287,32 @@ func loadClient(ctx context.Context, e *ledger.Engine, log *crashLog, f loadFlag
 		if err := log.write('A', ids, res); err != nil {
 			return err
 		}
+		if r.IntN(8) == 0 {
+			if err := readBack(ctx, e, batch, res); err != nil {
+				return fmt.Errorf("client %d: %w", client, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readBack reads acknowledged transfers of batch back through the engine's
+// store reads (which materialise the read tables first), so a kill can land
+// in the middle of a materialisation too.
+func readBack(ctx context.Context, e *ledger.Engine, batch []ledger.Transfer, res []ledger.Result) error {
+	for i, t := range batch {
+		if res[i].Code != ledger.ResultOK {
+			continue
+		}
+		got, err := e.Transfer(ctx, t.ID)
+		if err != nil {
+			return fmt.Errorf("read back acknowledged transfer %d: %w", t.ID, err)
+		}
+		page, err := e.History(ctx, got.DebitAccount, got.Timestamp-1, 1)
+		if err != nil || len(page.Transfers) != 1 || page.Transfers[0].ID != t.ID {
+			return fmt.Errorf("history of account %d does not start with transfer %d at its timestamp: %v", got.DebitAccount, t.ID, err)
+		}
+		return nil
 	}
 	return nil
 }

@@ -144,7 +144,29 @@ func checkCrashLog(t *testing.T, db, logPath string) (acked, inFlightPresent int
 			t.Fatalf("transfer %d was refused (%s) but is in the database", id, code)
 		}
 	}
+	checkReadTables(t, s, st)
 	return len(ackCode), inFlightPresent
+}
+
+// checkReadTables materialises whatever the killed process had not (its
+// materialisation may have been cut short) and reads the newest transfers
+// back by id and through their debit account's history.
+func checkReadTables(t *testing.T, s *sqlite.Store, st *sqlite.State) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Index(); err != nil {
+		t.Fatalf("materialise after kill: %v", err)
+	}
+	for _, want := range st.Transfers[max(0, len(st.Transfers)-50):] {
+		got, err := s.Transfer(ctx, want.ID)
+		if err != nil || got.Timestamp != want.Timestamp || got.State != want.State {
+			t.Fatalf("read table has transfer %d as %+v, %v; journal has %+v", want.ID, got, err, want)
+		}
+		page, err := s.History(ctx, want.DebitAccount, want.Timestamp-1, 1)
+		if err != nil || len(page.Transfers) != 1 || page.Transfers[0].ID != want.ID {
+			t.Fatalf("history of account %d at transfer %d: %+v, %v", want.DebitAccount, want.ID, page, err)
+		}
+	}
 }
 
 // readCrashLog parses "S id" and "A id code" lines; a torn last line (no

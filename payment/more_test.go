@@ -141,3 +141,27 @@ func TestOutboxAtLeastOnce(t *testing.T) {
 		t.Fatalf("after the cursor: %d events, want %d (%v)", len(rest), len(all)-len(all)/2-1, err)
 	}
 }
+
+// TestFrozenAccountRejected: the ledger refuses a debit from a frozen
+// account inside the created commit, so the payment is rejected and
+// nothing moves.
+func TestFrozenAccountRejected(t *testing.T) {
+	w := newWorld(t, compliance.PolicyStrict)
+	ctx := context.Background()
+	total := w.held()
+	res, err := w.led.Submit(ctx, &ledger.Batch{Updates: []ledger.AccountUpdate{{ID: HolderAccount("me", "alipay.balance"), Flags: ledger.AccountFrozen}}})
+	if err != nil || !res.OK() {
+		t.Fatalf("freeze: %v %+v", err, res)
+	}
+	p, err := w.x.Pay(ctx, Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 10_000, Channels: fourHops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != StateRejected || !contains(p.Reason, "frozen") {
+		t.Fatalf("state %s reason %q", p.State, p.Reason)
+	}
+	if w.held() != total {
+		t.Errorf("held %d, had %d", w.held(), total)
+	}
+	w.noPending(t)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type payFlags struct {
 	at, down             string
 	seed                 uint64
 	failHop              int
+	timeScale            float64
 	asJSON               bool
 	world                worldFlags
 }
@@ -82,6 +84,7 @@ recover'.`,
 	fl.StringVar(&f.onFailure, "on-failure", payment.OnFailureRefund, "when a hop fails: refund (reverse to the origin) or strand (leave it at the last account)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every draw (hop delays and failures)")
 	fl.StringVar(&f.clockSpec, "clock", "virtual", "virtual (finishes at once), scaled:N (N× real time) or real")
+	fl.Float64Var(&f.timeScale, "time-scale", 0, "shorthand for --clock scaled:N (600: one simulated hour every 6 s)")
 	fl.StringVar(&f.at, "at", "", "start time, RFC 3339 (default: virtual 2023-05-05T10:00:00+08:00 or after the ledger's last event; otherwise now)")
 	fl.IntVar(&f.failHop, "fail-hop", 0, "force the first attempt of this hop (1-based) to fail (a test hook)")
 	fl.StringVar(&f.down, "down", "", "comma-separated institutions to mark down (their hops fail)")
@@ -131,6 +134,12 @@ func runPay(cmd *cobra.Command, f payFlags) error {
 	req, err := f.request()
 	if err != nil {
 		return err
+	}
+	if f.timeScale != 0 {
+		if cmd.Flags().Changed("clock") {
+			return usageErrorf("--time-scale and --clock: give one of them")
+		}
+		f.clockSpec = "scaled:" + strconv.FormatFloat(f.timeScale, 'g', -1, 64)
 	}
 	spec, err := clock.ParseSpec(f.clockSpec)
 	if err != nil {

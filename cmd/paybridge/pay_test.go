@@ -126,6 +126,9 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 	if r = runLedgerBin(t, bin, "ledger", "verify", "--db", db); r.code != 0 {
 		t.Errorf("ledger verify after payments: exit %d\n%s", r.code, r.stdout)
 	}
+	if r = runLedgerBin(t, bin, "payments", "books", "--db", db); r.code != 0 || !strings.HasPrefix(r.stdout, "ok:") {
+		t.Errorf("payments books: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	// Bad usage: exit 2, one line naming the flag.
 	for _, tc := range []struct {
@@ -139,6 +142,7 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 		{[]string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--amount", "3", "--on-failure", "x"}, "--on-failure"},
 		{[]string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--amount", "3", "--route", "nope"}, "--route"},
 		{[]string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--amount", "3", "--down", "nobank"}, "--down"},
+		{[]string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--amount", "3", "--time-scale", "-1"}, "--clock"},
 		{[]string{"payments", "show", "p424242", "--db", db}, "p424242"},
 		{[]string{"payments", "list", "--db", filepath.Join(dir, "missing.db")}, "--db"},
 		{[]string{"payments", "events", "--db", db, "--limit", "0"}, "--limit"},
@@ -188,7 +192,7 @@ func TestPayKilledMidHop(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0].State != "running" {
 		t.Fatalf("after kill -9: %v %s %s (want one running payment)", err, r.stdout, r.stderr)
 	}
-	r = runLedgerBin(t, bin, "payments", "recover", "--db", db, "--json")
+	r = runLedgerBin(t, bin, "payments", "recover", "--db", db, "--json", "--clock", "scaled:100000")
 	var got []json.RawMessage
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 1 {
 		t.Fatalf("recover: exit %d %v %s %s", r.code, err, r.stdout, r.stderr)

@@ -283,31 +283,46 @@ func cmpI64(a, b int64) int {
 	return 0
 }
 
-// catchUp brings the read tables up to the last commit. Called with wmu held.
+// catchUp brings the read tables up to the commit that was the last one
+// when it was called. It holds wmu for one chunk at a time, so commits
+// interleave with a long catch-up instead of waiting for all of it.
 func (s *Store) catchUp() error {
+	s.wmu.Lock()
+	target := s.lastSeq
+	s.wmu.Unlock()
+	for {
+		s.wmu.Lock()
+		done, err := s.catchUpChunk(target)
+		s.wmu.Unlock()
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// catchUpChunk materialises one chunk if the read tables are behind target
+// and reports whether they have reached it. Called with wmu held.
+func (s *Store) catchUpChunk(target uint64) (bool, error) {
 	if s.w == nil {
-		return ledger.ErrStoreClosed
+		return false, ledger.ErrStoreClosed
 	}
-	for s.indexedSeq < s.lastSeq {
-		next, err := s.ix.materialise(s.indexedSeq, readChunkItems)
-		if err != nil {
-			return fmt.Errorf("sqlite store: materialise read tables after commit %d: %w", s.indexedSeq, err)
-		}
-		if next == s.indexedSeq {
-			return fmt.Errorf("sqlite store: journal ends at commit %d, expected %d: %w", next, s.lastSeq, ErrCorrupt)
-		}
-		s.indexedSeq = next
+	if s.indexedSeq >= target {
+		return true, nil
 	}
-	return nil
+	next, err := s.ix.materialise(s.indexedSeq, readChunkItems)
+	if err != nil {
+		return false, fmt.Errorf("sqlite store: materialise read tables after commit %d: %w", s.indexedSeq, err)
+	}
+	if next == s.indexedSeq {
+		return false, fmt.Errorf("sqlite store: journal ends at commit %d, expected %d: %w", next, target, ErrCorrupt)
+	}
+	s.indexedSeq = next
+	return next >= target, nil
 }
 
 // Index brings the read tables (accounts, transfers, postings) up to the last
 // commit now, rather than lazily.
-func (s *Store) Index() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.catchUp()
-}
+func (s *Store) Index() error { return s.catchUp() }
 
 // idleIndexLoop materialises one chunk at a time while the writer is idle.
 func (s *Store) idleIndexLoop(idle time.Duration) {

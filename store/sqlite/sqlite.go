@@ -45,9 +45,10 @@ const (
 	// (accounts + transfers + state changes), so a commit arriving after a
 	// lull waits behind at most one short chunk.
 	idleChunkItems = 10_000
-	// readChunkItems bounds one materialisation transaction made for a read
-	// (larger chunks materialise faster per item).
-	readChunkItems = 100_000
+	// readChunkItems bounds one materialisation transaction made for a read;
+	// commits interleave between chunks (larger chunks materialise faster per
+	// item but make a commit wait longer).
+	readChunkItems = 50_000
 	// checkpointEvery is how often the checkpointer copies the WAL into the
 	// database file, off the commit path.
 	checkpointEvery = 100 * time.Millisecond

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -10,13 +11,15 @@ import (
 	"github.com/paybridge/paybridge/clock"
 	"github.com/paybridge/paybridge/compliance"
 	"github.com/paybridge/paybridge/ledger"
+	"github.com/paybridge/paybridge/store/sqlite"
 )
 
 // BenchmarkPayVirtual executes payments end to end on the virtual clock
 // and the in-memory ledger store: plan (the planner's best allowed route,
 // rules re-checked), every hop's holds and posts, events in the same
 // commits. Concurrent payers let the ledger group-commit their hops.
-// Reports payments/s. "planned" repeats one query, so after the first
+// Reports payments/s. The sqlite/ cases use the durable embedded store
+// (fsync per group commit). "planned" repeats one query, so after the first
 // payment the route choice comes from the memo (the ledger work is all
 // still done); "planned_distinct_amounts" plans every payment afresh.
 func BenchmarkPayVirtual(b *testing.B) {
@@ -24,16 +27,28 @@ func BenchmarkPayVirtual(b *testing.B) {
 		name     string
 		req      Request
 		distinct bool // a different amount per payment: every plan is computed afresh
+		sqlite   bool // the durable embedded store instead of the memory store
 	}{
-		{"planned", Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000}, false},
-		{"planned_distinct_amounts", Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000}, true},
-		{"pinned_4_hops", Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 10_000, Channels: fourHops}, false},
+		{"planned", Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000}, false, false},
+		{"planned_distinct_amounts", Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000}, true, false},
+		{"pinned_4_hops", Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 10_000, Channels: fourHops}, false, false},
+		{"sqlite/planned", Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000}, false, true},
+		{"sqlite/pinned_4_hops", Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 10_000, Channels: fourHops}, false, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
 			eco := bundled(b)
 			clk := clock.NewVirtual(epoch)
-			led, err := ledger.Open(ctx, ledger.NewMemStore(), clk, ledger.Options{})
+			var store ledger.Store = ledger.NewMemStore()
+			if bc.sqlite {
+				s, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				store = s
+			}
+			led, err := ledger.Open(ctx, store, clk, ledger.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

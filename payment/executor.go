@@ -253,7 +253,26 @@ func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
 	x.mu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.p
+	p, err := x.create(ctx, e.p, spec, findings)
+	if err != nil {
+		x.forget(e.p.ID) // nothing committed: no trace
+	}
+	return p, err
+}
+
+// forget drops a payment whose created event never committed.
+func (x *Executor) forget(id string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.entries, id)
+	if i := slices.Index(x.order, id); i >= 0 {
+		x.order = slices.Delete(x.order, i, i+1)
+	}
+}
+
+// create commits a new payment's created event with its first hop's holds,
+// or with its rejection.
+func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) (*Payment, error) {
 	created := Event{Type: EventCreated, At: spec.Start, Spec: spec}
 	if findings != "" {
 		t := x.newTxn(p)

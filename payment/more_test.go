@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -164,4 +165,17 @@ func TestFrozenAccountRejected(t *testing.T) {
 		t.Errorf("held %d, had %d", w.held(), total)
 	}
 	w.noPending(t)
+}
+
+// TestStoreFailureLeavesNoPayment: when the ledger cannot commit the
+// created event, Pay reports the error and no payment is listed.
+func TestStoreFailureLeavesNoPayment(t *testing.T) {
+	w := newWorld(t, compliance.PolicyStrict)
+	w.store.FailCommits(errors.New("disk full"))
+	if _, err := w.x.Pay(context.Background(), Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000, Channels: fourHops[:3]}); err == nil {
+		t.Fatal("Pay succeeded on a failing store")
+	}
+	if n := len(w.x.List()); n != 0 {
+		t.Errorf("%d payments listed after a failed create", n)
+	}
 }

@@ -395,9 +395,13 @@ func (s *Store) Close() error {
 	<-s.done
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	// Leave a small file behind: copy the WAL in and truncate it.
-	_, _, ckErr := s.w.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
-	return errors.Join(ckErr, s.closeAll())
+	// Leave a self-contained file behind when nobody else is reading it:
+	// copy the WAL in and truncate it. Without waiting: if another process
+	// holds a read, the WAL simply stays (it is part of the database).
+	if err := s.w.BusyTimeout(0); err == nil {
+		s.w.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
+	}
+	return s.closeAll()
 }
 
 // checkpointLoop copies committed WAL frames into the database file every

@@ -49,7 +49,7 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 		return "", fmt.Errorf("payment %s: more than %d transfers", t.p.ID, MaxTransfersPerPayment)
 	}
 	for _, ev := range t.events {
-		data, err := encodeEvent(ev)
+		data, err := appendEvent(nil, &ev)
 		if err != nil {
 			return "", fmt.Errorf("payment %s: encode event: %w", t.p.ID, err)
 		}

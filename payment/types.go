@@ -120,27 +120,6 @@ func (s Spec) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// encodeEvent encodes ev as JSON; a created event's spec is spliced in
-// as bytes, sparing encoding/json from re-compacting a shared route.
-func encodeEvent(ev Event) ([]byte, error) {
-	spec := ev.Spec
-	if spec == nil {
-		return json.Marshal(ev)
-	}
-	ev.Spec = nil
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	sb, err := spec.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	b = append(b[:len(b)-1], `,"spec":`...)
-	b = append(b, sb...)
-	return append(b, '}'), nil
-}
-
 // Event is one entry of a payment's timeline and of the outbox. It is
 // committed in the same ledger commit as the transfers it names.
 type Event struct {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,12 +18,11 @@ import (
 // Rows per multi-row INSERT: one statement step per group instead of per row.
 const (
 	transferRowsPerInsert = 16
-	postingRowsPerInsert  = 64
 	transferColumns       = 14
 )
 
 type indexer struct {
-	insTransfers, insPostings                               *sqlite3.Stmt // multi-row forms
+	insTransfers                                            *sqlite3.Stmt // multi-row form
 	w                                                       *sqlite3.Conn
 	selCommits                                              *sqlite3.Stmt
 	upAccount, insTransfer, upState, insPosting, setIndexed *sqlite3.Stmt
@@ -46,16 +46,15 @@ func newIndexer(w *sqlite3.Conn) (*indexer, error) {
 		code, flags, pending_id, timeout_seconds, metadata, state, credit_share_fen) VALUES`
 	ix.insTransfer = prep(insTransfer + valuesList(1, transferColumns))
 	ix.insTransfers = prep(insTransfer + valuesList(transferRowsPerInsert, transferColumns))
-	ix.insPostings = prep(`INSERT OR IGNORE INTO postings(account, timestamp) VALUES` + valuesList(postingRowsPerInsert, 2))
 	ix.upState = prep(`UPDATE transfers SET state = ? WHERE id = ?`)
-	ix.insPosting = prep(`INSERT OR IGNORE INTO postings(account, timestamp) VALUES(?,?)`)
+	ix.insPosting = prep(`INSERT INTO postings(account, last_ts, first_ts, n, ts) VALUES(?,?,?,?,?)`)
 	ix.setIndexed = prep(`UPDATE meta SET value = ? WHERE name = 'indexed_seq'`)
 	return ix, err
 }
 
 func (ix *indexer) close() error {
 	var errs []error
-	for _, st := range []*sqlite3.Stmt{ix.selCommits, ix.upAccount, ix.insTransfer, ix.insTransfers, ix.upState, ix.insPosting, ix.insPostings, ix.setIndexed} {
+	for _, st := range []*sqlite3.Stmt{ix.selCommits, ix.upAccount, ix.insTransfer, ix.insTransfers, ix.upState, ix.insPosting, ix.setIndexed} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -226,8 +225,10 @@ func valuesList(rows, cols int) string {
 	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
 }
 
-// writePostings inserts both legs of every transfer, sorted by (account,
-// timestamp) so the B-tree is walked in order.
+// writePostings writes the chunk's account history: for each account, one
+// row holding the timestamps of every transfer of the chunk that debits or
+// credits it. Chunks are materialised in commit order, so an account's rows
+// cover increasing, disjoint timestamp ranges.
 func (ix *indexer) writePostings(tr []ledger.Transfer) error {
 	type leg struct {
 		account ledger.AccountID
@@ -235,7 +236,10 @@ func (ix *indexer) writePostings(tr []ledger.Transfer) error {
 	}
 	legs := make([]leg, 0, 2*len(tr))
 	for i := range tr {
-		legs = append(legs, leg{tr[i].DebitAccount, tr[i].Timestamp}, leg{tr[i].CreditAccount, tr[i].Timestamp})
+		legs = append(legs, leg{tr[i].DebitAccount, tr[i].Timestamp})
+		if tr[i].CreditAccount != tr[i].DebitAccount {
+			legs = append(legs, leg{tr[i].CreditAccount, tr[i].Timestamp})
+		}
 	}
 	slices.SortFunc(legs, func(a, b leg) int {
 		if a.account != b.account {
@@ -243,24 +247,44 @@ func (ix *indexer) writePostings(tr []ledger.Transfer) error {
 		}
 		return cmpI64(a.ts, b.ts)
 	})
-	i := 0
-	for ; i+postingRowsPerInsert <= len(legs); i += postingRowsPerInsert {
-		for j, l := range legs[i : i+postingRowsPerInsert] {
-			ix.insPostings.BindInt64(2*j+1, int64(l.account))
-			ix.insPostings.BindInt64(2*j+2, l.ts)
+	var blob []byte
+	for i := 0; i < len(legs); {
+		j := i
+		blob = blob[:0]
+		for ; j < len(legs) && legs[j].account == legs[i].account; j++ {
+			prev := legs[i].ts
+			if j > i {
+				prev = legs[j-1].ts
+			}
+			blob = binary.AppendUvarint(blob, uint64(legs[j].ts-prev))
 		}
-		if err := ix.insPostings.Exec(); err != nil {
-			return fmt.Errorf("postings of accounts %d…%d: %w", legs[i].account, legs[i+postingRowsPerInsert-1].account, err)
+		st := ix.insPosting
+		st.BindInt64(1, int64(legs[i].account))
+		st.BindInt64(2, legs[j-1].ts)
+		st.BindInt64(3, legs[i].ts)
+		st.BindInt64(4, int64(j-i))
+		st.BindBlob(5, blob)
+		if err := st.Exec(); err != nil {
+			return fmt.Errorf("postings of account %d: %w", legs[i].account, err)
 		}
-	}
-	for _, l := range legs[i:] {
-		ix.insPosting.BindInt64(1, int64(l.account))
-		ix.insPosting.BindInt64(2, l.ts)
-		if err := ix.insPosting.Exec(); err != nil {
-			return fmt.Errorf("posting of account %d: %w", l.account, err)
-		}
+		i = j
 	}
 	return nil
+}
+
+// decodePostings appends to dst the timestamps of a postings row.
+func decodePostings(dst []int64, firstTS int64, n int, blob []byte) ([]int64, error) {
+	ts := firstTS
+	for k := 0; k < n; k++ {
+		d, m := binary.Uvarint(blob)
+		if m <= 0 || d > 1<<62 {
+			return dst, fmt.Errorf("%w: bad postings row", ErrCorrupt)
+		}
+		blob = blob[m:]
+		ts += int64(d)
+		dst = append(dst, ts)
+	}
+	return dst, nil
 }
 
 func cmpU64(a, b uint64) int {

@@ -60,57 +60,6 @@ func (s *Store) TransferByKey(ctx context.Context, key string) (ledger.Transfer,
 	return s.oneTransfer(ctx, fmt.Sprintf("transfer key %q", key), "key = ?", key)
 }
 
-// History returns a page of account's transfers after the cursor. See ledger.Store.
-func (s *Store) History(ctx context.Context, account ledger.AccountID, after int64, limit int) (ledger.HistoryPage, error) {
-	if err := s.readReady(); err != nil {
-		return ledger.HistoryPage{}, err
-	}
-	limit = min(max(limit, 1), ledger.MaxHistoryPage)
-	rows, err := s.rd.QueryContext(ctx, `SELECT `+prefixed("t.", transferCols)+` FROM postings p JOIN transfers t ON t.timestamp = p.timestamp
-		WHERE p.account = ? AND p.timestamp > ? ORDER BY p.timestamp LIMIT ?`, int64(account), after, limit+1)
-	if err != nil {
-		return ledger.HistoryPage{}, fmt.Errorf("sqlite store: history of account %d: %w", account, err)
-	}
-	defer rows.Close()
-	var page ledger.HistoryPage
-	more := false
-	for rows.Next() {
-		if len(page.Transfers) == limit {
-			more = true
-			break
-		}
-		t, err := scanTransfer(rows)
-		if err != nil {
-			return ledger.HistoryPage{}, fmt.Errorf("sqlite store: history of account %d: %w", account, err)
-		}
-		page.Transfers = append(page.Transfers, t)
-	}
-	if err := rows.Err(); err != nil {
-		return ledger.HistoryPage{}, fmt.Errorf("sqlite store: history of account %d: %w", account, err)
-	}
-	if more {
-		page.Next = page.Transfers[limit-1].Timestamp
-	}
-	return page, nil
-}
-
-func prefixed(p, cols string) string {
-	out := []byte{}
-	start := true
-	for i := 0; i < len(cols); i++ {
-		c := cols[i]
-		if start && c != ' ' && c != '\n' && c != '\t' {
-			out = append(out, p...)
-			start = false
-		}
-		out = append(out, c)
-		if c == ',' {
-			start = true
-		}
-	}
-	return string(out)
-}
-
 // Records returns records of kind (all kinds if "") with Seq > after. See ledger.Store.
 func (s *Store) Records(ctx context.Context, kind string, after uint64, limit int) ([]ledger.Record, error) {
 	if s.isClosed() {

@@ -15,6 +15,7 @@ import (
 	"github.com/paybridge/paybridge/compliance"
 	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/ledger"
+	"github.com/paybridge/paybridge/money"
 	"github.com/paybridge/paybridge/route"
 )
 
@@ -349,6 +350,9 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	}
 	spec = &Spec{From: req.From, To: req.To, FromHolder: fromH, ToHolder: toH, AmountFen: req.AmountFen,
 		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r, routeJSON: routeJSON}
+	if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
+		spec.CreditShareBps = money.MulRatioFloor(10_000, a.CreditShareFen, a.BalanceFen)
+	}
 	if r == nil {
 		return spec, "no route moves this money", nil
 	}

@@ -179,3 +179,79 @@ func TestStoreFailureLeavesNoPayment(t *testing.T) {
 		t.Errorf("%d payments listed after a failed create", n)
 	}
 }
+
+// TestProvenanceRecorded: money topped up from Huabei (allowed with a
+// warning under the advisory policy) carries its credit share into Alipay
+// balance, and the next payment from there records it.
+func TestProvenanceRecorded(t *testing.T) {
+	w := newWorld(t, compliance.PolicyAdvisory)
+	ctx := context.Background()
+	var p *Payment
+	var err error
+	for seed := uint64(1); seed < 20; seed++ { // the top-up succeeds with probability 0.8
+		p, err = w.x.Pay(ctx, Request{From: "alipay.huabei", To: "alipay.balance", AmountFen: 200_000, Channels: []string{"huabei_topup_balance"}, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.State == StateCompleted || p.State == StateRejected {
+			break
+		}
+	}
+	if p.State != StateCompleted {
+		t.Skipf("the Huabei top-up is %s here (%s)", p.State, p.Reason)
+	}
+	a, _ := w.led.Account(HolderAccount("me", "alipay.balance"))
+	if a.CreditShareFen != 200_000 {
+		t.Fatalf("alipay.balance credit share %d, want 200000", a.CreditShareFen)
+	}
+	q, err := w.x.Pay(ctx, Request{From: "alipay.balance", To: "alipay.yuebao", AmountFen: 10_000, Channels: []string{"alipay_to_yuebao"}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(10_000) * 200_000 / a.BalanceFen
+	if q.Spec.CreditShareBps != want {
+		t.Errorf("recorded credit share %d bps, want %d", q.Spec.CreditShareBps, want)
+	}
+	w.checkBooks(t)
+}
+
+// TestFreeQuota: a channel's lifetime free fee quota is a ledger counter:
+// the first payment uses it, the next pays the fee on what is left, and a
+// failed hop gives its quota back.
+func TestFreeQuota(t *testing.T) {
+	eco := bundled(t)
+	ch, ok := eco.Channel("alipay_withdraw")
+	if !ok {
+		t.Skip("no alipay_withdraw in the bundled world")
+	}
+	ch.Fee.FreeQuotaFen = 150_000 // 1,500 yuan free, then 0.1% (minimum 1 yuan)
+	w := &world{eco: eco, store: ledger.NewMemStore(), clk: clock.NewVirtual(epoch)}
+	w.open(t, compliance.PolicyStrict)
+	ctx := context.Background()
+	pay := func(failHop int) *Payment {
+		t.Helper()
+		p, err := w.x.Pay(ctx, Request{From: "alipay.balance", To: "icbc.debit", AmountFen: 100_000, Channels: []string{"alipay_withdraw"}, Seed: luckySeed(t, w), FailHop: failHop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	quota := counterKey("quota", "-", "me", "c:alipay_withdraw")
+	if p := pay(1); p.State != StateRefunded || w.led.Counter(quota) != 0 {
+		t.Fatalf("failed payment: %s, quota used %d (want it given back)", p.State, w.led.Counter(quota))
+	}
+	if p := pay(0); p.State != StateCompleted || p.FeeFen() != 0 || p.Spec.Route.FeeFen != 0 {
+		t.Fatalf("first payment: %s fee %d (planned %d), want free", p.State, p.FeeFen(), p.Spec.Route.FeeFen)
+	}
+	if got := w.led.Counter(quota); got != 100_000 {
+		t.Errorf("quota used %d, want 100000", got)
+	}
+	p := pay(0) // 500 yuan free, 500 charged: max(0.50, 1.00) = 1.00 yuan
+	if p.State != StateCompleted || p.FeeFen() != 100 || p.Spec.Route.FeeFen != 100 {
+		t.Errorf("second payment: %s fee %d (planned %d), want 100", p.State, p.FeeFen(), p.Spec.Route.FeeFen)
+	}
+	if got := w.led.Counter(quota); got != 150_000 {
+		t.Errorf("quota used %d, want the whole 150000", got)
+	}
+	w.checkBooks(t)
+}

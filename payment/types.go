@@ -87,17 +87,21 @@ type Request struct {
 // Spec is what a payment was created with: everything needed to run it
 // again from the store alone. It is the payload of the created event.
 type Spec struct {
-	Num        uint64       `json:"num"`
-	From       string       `json:"from"`
-	To         string       `json:"to"`
-	FromHolder string       `json:"from_holder"`
-	ToHolder   string       `json:"to_holder"`
-	AmountFen  int64        `json:"amount_fen"`
-	Seed       uint64       `json:"seed"`
-	OnFailure  string       `json:"on_failure"`
-	FailHop    int          `json:"fail_hop,omitempty"`
-	Start      time.Time    `json:"start"`
-	Route      *route.Route `json:"route,omitempty"`
+	Num        uint64    `json:"num"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	FromHolder string    `json:"from_holder"`
+	ToHolder   string    `json:"to_holder"`
+	AmountFen  int64     `json:"amount_fen"`
+	Seed       uint64    `json:"seed"`
+	OnFailure  string    `json:"on_failure"`
+	FailHop    int       `json:"fail_hop,omitempty"`
+	Start      time.Time `json:"start"`
+	// CreditShareBps is the credit-derived share of the source account's
+	// balance when the payment was created (the ledger's provenance), in
+	// basis points: what the money moving carries, pro rata.
+	CreditShareBps int64        `json:"credit_share_bps,omitempty"`
+	Route          *route.Route `json:"route,omitempty"`
 	// routeJSON is Route encoded once (memoised routes are shared).
 	routeJSON json.RawMessage
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -274,34 +273,28 @@ func (x *Executor) forget(id string) {
 // create commits a new payment's created event with its first hop's holds,
 // or with its rejection.
 func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) (*Payment, error) {
+	p.Spec = *spec
 	created := Event{Type: EventCreated, At: spec.Start, Spec: spec}
-	if findings != "" {
+	reason := findings
+	if reason == "" {
+		// The first hop's holds go in the created commit; if the ledger
+		// refuses them (funds, a frozen account, a limit raced away) the
+		// payment is rejected with nothing moved.
 		t := x.newTxn(p)
 		t.event(created)
-		t.event(Event{Type: EventRejected, At: spec.Start, Reason: findings})
-		if _, err := x.commit(ctx, t); err != nil {
-			return nil, err
+		if reason = x.startHop(t, 1, 0, spec.Start, spec.AmountFen); reason == "" {
+			var err error
+			if reason, err = x.commit(ctx, t); err != nil {
+				return nil, err
+			}
+			if reason == "" {
+				return p.snapshot(), nil
+			}
 		}
-		return p.snapshot(), nil
 	}
-	// The first hop's holds go in the created commit; if the ledger refuses
-	// them (funds, frozen account, a limit raced away) the payment is rejected.
-	p.Spec = *spec
 	t := x.newTxn(p)
 	t.event(created)
-	if reason := x.startHop(t, 1, 0, spec.Start, spec.AmountFen); reason != "" {
-		t = x.newTxn(p)
-		t.event(created)
-		t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
-	} else if reason, err := x.commit(ctx, t); err != nil {
-		return nil, err
-	} else if reason == "" {
-		return p.snapshot(), nil
-	} else {
-		t = x.newTxn(p)
-		t.event(created)
-		t.event(Event{Type: EventRejected, At: spec.Start, Hop: 1, Reason: reason})
-	}
+	t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
 	if _, err := x.commit(ctx, t); err != nil {
 		return nil, err
 	}
@@ -407,309 +400,4 @@ func refusal(fs []compliance.Finding) string {
 		}
 	}
 	return "refused: " + strings.Join(parts, "; ")
-}
-
-// draws returns a hop attempt's two uniform draws (success, latency): a
-// function of the payment's seed, the hop and the attempt only.
-func draws(seed uint64, hop, attempt int) (uSuccess, uLatency float64) {
-	r := rand.New(rand.NewPCG(splitmix(seed), splitmix(seed^(uint64(hop)<<32|uint64(attempt))^0x9e3779b97f4a7c15)))
-	return r.Float64(), r.Float64()
-}
-
-// splitmix is SplitMix64's finaliser: nearby seeds give unrelated streams.
-func splitmix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// startHop adds hop k's holds, counters and hop_started event to t, with
-// amountFen entering the hop at time at. It returns a reason when the hop
-// cannot start at all (its fee would take everything).
-func (x *Executor) startHop(t *txn, k, attempt int, at time.Time, amountFen int64) string {
-	p := t.p
-	hop := p.Spec.Route.Hops[k-1]
-	ends, ok := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
-	if !ok {
-		return fmt.Sprintf("channel %s is not in this ecosystem", hop.Channel)
-	}
-	ch := ends.ch
-	h, _ := x.eco.Holder(hop.FromHolder)
-	quotaLeft := ch.Fee.FreeQuotaFen
-	if quotaLeft > 0 {
-		quotaLeft -= x.led.Counter(counterKey("quota", "-", h.ID, "c:"+ch.ID))
-	}
-	fee, quota, err := ch.Fee.Fee(amountFen, quotaLeft)
-	if err != nil || fee >= amountFen {
-		return fmt.Sprintf("the fee of channel %s would take the whole %d fen", ch.ID, amountFen)
-	}
-	_, uLat := draws(p.Spec.Seed, k, attempt)
-	due := arrive(x.eco, x.loc, ch, at, route.HopLatency(ch).Quantile(uLat))
-	down := x.downOf(ch)
-	if down != "" {
-		due = at
-	}
-	ev := Event{Type: EventHopStarted, At: at, Hop: k, Attempt: attempt, AmountFen: amountFen, FeeFen: fee, Due: &due, Down: down,
-		Counters: hopCounters(x.eco, x.loc, ch, h, at, amountFen, quota)}
-	for _, l := range hopLegs(ends, amountFen, fee) {
-		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{DebitAccount: l.debit, CreditAccount: l.credit,
-			AmountFen: l.amountFen, Code: l.code, Flags: ledger.TransferPending, TimeoutSeconds: ledger.MaxTimeoutSeconds}))
-	}
-	t.b.Counters = append(t.b.Counters, ev.Counters...)
-	t.event(ev)
-	return ""
-}
-
-// Run drives a running payment to a terminal state, waiting on the clock
-// for each hop to fall due. It returns the payment as it stands (a
-// terminal one at once). Errors: ErrNotFound, ctx's error (the payment
-// stays running; Run again or Recover later), the ledger's errors.
-func (x *Executor) Run(ctx context.Context, id string) (*Payment, error) {
-	x.mu.Lock()
-	e, ok := x.entries[id]
-	x.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := e.p
-	for p.State == StateRunning {
-		if err := x.clk.WaitUntil(ctx, p.Due()); err != nil {
-			return p.snapshot(), err
-		}
-		if err := x.settle(ctx, p); err != nil {
-			return p.snapshot(), err
-		}
-	}
-	return p.snapshot(), nil
-}
-
-// Recover runs every payment left running (after a restart) to a terminal
-// state, concurrently, and returns them in creation order.
-func (x *Executor) Recover(ctx context.Context) ([]*Payment, error) {
-	var ids []string
-	for _, p := range x.List() {
-		if p.State == StateRunning {
-			ids = append(ids, p.ID)
-		}
-	}
-	out := make([]*Payment, len(ids))
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Go(func() { out[i], errs[i] = x.Run(ctx, id) })
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
-}
-
-// failReason says why hop k's current attempt fails when it falls due, or "".
-func (x *Executor) failReason(p *Payment, k int) string {
-	h := p.hops[k-1]
-	ch, _ := x.eco.Channel(p.Spec.Route.Hops[k-1].Channel)
-	uSucc, _ := draws(p.Spec.Seed, k, h.attempt)
-	switch {
-	case p.Spec.FailHop == k && h.attempt == 0:
-		return "forced failure"
-	case h.down != "":
-		return "institution " + h.down + " was down"
-	}
-	if d := x.downOf(ch); d != "" {
-		return "institution " + d + " is down"
-	}
-	if uSucc >= ch.Success {
-		return fmt.Sprintf("the hop failed (channel %s succeeds with probability %g)", ch.ID, ch.Success)
-	}
-	return ""
-}
-
-// settle posts or voids the hop in flight, which has fallen due, and
-// starts the next hop or compensates, each in one all-or-none commit.
-func (x *Executor) settle(ctx context.Context, p *Payment) error {
-	k := p.cur
-	h := p.hops[k-1]
-	at := h.due
-	n := len(p.Spec.Route.Hops)
-	if reason := x.failReason(p, k); reason != "" {
-		return x.failHop(ctx, p, k, at, reason, true)
-	}
-	t := x.newTxn(p)
-	x.postHop(t, k, at)
-	if k == n {
-		t.event(Event{Type: EventCompleted, At: at})
-	} else if reason := x.startHop(t, k+1, 0, at, h.amountFen-h.feeFen); reason != "" {
-		return x.postThenFail(ctx, p, k, at, reason)
-	}
-	reason, err := x.commit(ctx, t)
-	if err != nil || reason == "" {
-		return err
-	}
-	if strings.Contains(reason, ledger.ResultPendingExpired.String()) {
-		return x.failHop(ctx, p, k, at, "the hold expired", false)
-	}
-	return x.postThenFail(ctx, p, k, at, reason)
-}
-
-// postThenFail posts hop k and records that hop k+1 could not start.
-func (x *Executor) postThenFail(ctx context.Context, p *Payment, k int, at time.Time, reason string) error {
-	for _, comp := range []string{p.Spec.OnFailure, OnFailureStrand} {
-		t := x.newTxn(p)
-		x.postHop(t, k, at)
-		t.event(Event{Type: EventHopFailed, At: at, Hop: k + 1, Reason: "could not start: " + reason})
-		x.compensate(t, k+1, at, comp, reason)
-		if r, err := x.commit(ctx, t); err != nil || r == "" {
-			return err
-		}
-	}
-	return fmt.Errorf("payment %s: hop %d: cannot post or strand", p.ID, k)
-}
-
-// failHop voids hop k (when its holds are still pending) and compensates.
-// If the refund cannot commit (money moved on), the payment is stranded.
-func (x *Executor) failHop(ctx context.Context, p *Payment, k int, at time.Time, reason string, void bool) error {
-	for _, comp := range []string{p.Spec.OnFailure, OnFailureStrand} {
-		t := x.newTxn(p)
-		ev := Event{Type: EventHopFailed, At: at, Hop: k, Reason: reason}
-		if void {
-			for _, id := range p.hops[k-1].pending {
-				ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferVoidPending, PendingID: id}))
-			}
-		}
-		t.b.Counters = append(t.b.Counters, releases(p.hops[k-1].counters)...)
-		t.event(ev)
-		x.compensate(t, k, at, comp, reason)
-		r, err := x.commit(ctx, t)
-		if err != nil || r == "" {
-			return err
-		}
-		reason += "; refund refused: " + r
-	}
-	return fmt.Errorf("payment %s: hop %d: cannot void: %s", p.ID, k, reason)
-}
-
-// postHop adds the posts of hop k's holds and the hop_posted event.
-func (x *Executor) postHop(t *txn, k int, at time.Time) {
-	p := t.p
-	h := p.hops[k-1]
-	hop := p.Spec.Route.Hops[k-1]
-	ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
-	ev := Event{Type: EventHopPosted, At: at, Hop: k}
-	for i, l := range hopLegs(ends, h.amountFen, h.feeFen) {
-		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferPostPending, PendingID: h.pending[i], AmountFen: l.amountFen}))
-	}
-	t.event(ev)
-}
-
-// compensate adds, for a failure at hop f, either the reversal of the
-// posted hops f−1…1 and the refunded event, or the stranded event.
-func (x *Executor) compensate(t *txn, f int, at time.Time, policy, reason string) {
-	p := t.p
-	if f == 1 {
-		t.event(Event{Type: EventRefunded, At: at, Reason: "hop 1 failed; nothing had moved: " + reason})
-		return
-	}
-	if policy == OnFailureStrand {
-		last := p.Spec.Route.Hops[f-2]
-		t.event(Event{Type: EventStranded, At: at, Hop: f, Reason: fmt.Sprintf("hop %d failed (%s); the money is at %s of %s: resume or refund", f, reason, last.To, last.ToHolder)})
-		return
-	}
-	x.reverse(t, f, at)
-	t.event(Event{Type: EventRefunded, At: at, Reason: fmt.Sprintf("hop %d failed: %s", f, reason)})
-}
-
-// reverse adds the reversal of posted hops f−1…1 (one reversal event).
-func (x *Executor) reverse(t *txn, f int, at time.Time) {
-	p := t.p
-	prev := p.hops[f-2]
-	carry := prev.amountFen - prev.feeFen
-	ev := Event{Type: EventReversal, At: at, Hop: f - 1}
-	for j := f - 1; j >= 1; j-- {
-		h := p.hops[j-1]
-		hop := p.Spec.Route.Hops[j-1]
-		ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
-		var refund int64
-		if ends.ch.FeeRefundable {
-			refund = h.feeFen
-		}
-		for _, l := range reversalLegs(ends, carry, refund) {
-			ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{DebitAccount: l.debit, CreditAccount: l.credit, AmountFen: l.amountFen, Code: l.code}))
-		}
-		carry += refund
-		ev.FeeFen += refund
-	}
-	ev.AmountFen = carry
-	t.event(ev)
-}
-
-// Resume retries the failed hop of a stranded payment (a new attempt with
-// its own draws) and runs the payment on. Errors: ErrNotFound, ErrState.
-func (x *Executor) Resume(ctx context.Context, id string) (*Payment, error) {
-	if err := x.act(ctx, id, func(t *txn, at time.Time) error {
-		p := t.p
-		f := p.cur
-		attempt := 1
-		if f <= len(p.hops) {
-			attempt = p.hops[f-1].attempt + 1
-		}
-		if attempt >= MaxAttempts {
-			return fmt.Errorf("%w: hop %d already tried %d times", ErrState, f, attempt)
-		}
-		prev := p.hops[f-2]
-		t.event(Event{Type: EventResumed, At: at, Hop: f, Attempt: attempt})
-		if reason := x.startHop(t, f, attempt, at, prev.amountFen-prev.feeFen); reason != "" {
-			return fmt.Errorf("%w: %s", ErrState, reason)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return x.Run(ctx, id)
-}
-
-// Refund returns a stranded payment's money to its origin. Errors:
-// ErrNotFound, ErrState.
-func (x *Executor) Refund(ctx context.Context, id string) (*Payment, error) {
-	if err := x.act(ctx, id, func(t *txn, at time.Time) error {
-		x.reverse(t, t.p.cur, at)
-		t.event(Event{Type: EventRefunded, At: at, Reason: "refund of a stranded payment"})
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return x.Get(id)
-}
-
-// act runs an action on a stranded payment at the clock's now (never
-// before its last event) and commits it.
-func (x *Executor) act(ctx context.Context, id string, build func(*txn, time.Time) error) error {
-	x.mu.Lock()
-	e, ok := x.entries[id]
-	x.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := e.p
-	if p.State != StateStranded {
-		return fmt.Errorf("%w: payment %s is %s, not stranded", ErrState, id, p.State)
-	}
-	at := x.clk.Now()
-	if last := p.Events[len(p.Events)-1].At; at.Before(last) {
-		at = last
-	}
-	t := x.newTxn(p)
-	if err := build(t, at); err != nil {
-		return err
-	}
-	reason, err := x.commit(ctx, t)
-	if err != nil {
-		return err
-	}
-	if reason != "" {
-		return fmt.Errorf("%w: the ledger refused: %s", ErrState, reason)
-	}
-	return nil
 }

@@ -243,7 +243,7 @@ func writeTimeline(w io.Writer, p *payment.Payment) {
 		default:
 			detail = e.Reason
 		}
-		line := fmt.Sprintf("  %s  %-15s %s%s", e.At.Format("2006-01-02 15:04:05"), what, detail, transfers(e.TransferIDs))
+		line := fmt.Sprintf("  %s  %-18s %s%s", e.At.Format("2006-01-02 15:04:05"), what, detail, transfers(e.TransferIDs))
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 }

@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS transfers_credit ON transfers(credit, seq);`
 
 // OpenNaive creates (or opens) the baseline database at path.
 func OpenNaive(path string) (*Naive, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(60000)&_pragma=journal_mode(wal)&_pragma=synchronous(full)&_txlock=immediate")
+	db, err := sql.Open("sqlite3", dsn(path, "_pragma=busy_timeout(60000)&_pragma=journal_mode(wal)&_pragma=synchronous(full)&_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open baseline %s: %w", path, err)
 	}

@@ -280,15 +280,24 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 		// The first hop's holds go in the created commit; if the ledger
 		// refuses them (funds, a frozen account, a limit raced away) the
 		// payment is rejected with nothing moved.
-		t := x.newTxn(p)
-		t.event(created)
-		if reason = x.startHop(t, 1, 0, spec.Start, spec.AmountFen); reason == "" {
+		// Instant, succeeding hops after it are merged into the same commit;
+		// if the ledger refuses that, the first hop alone is tried.
+		for _, merge := range []bool{true, false} {
+			t := x.newTxn(p)
+			t.event(created)
+			if reason = x.startHop(t, 1, 0, spec.Start, spec.AmountFen); reason != "" {
+				break
+			}
+			merged := merge && x.runOn(t, 1, spec.Start)
 			var err error
 			if reason, err = x.commit(ctx, t); err != nil {
 				return nil, err
 			}
 			if reason == "" {
 				return p.snapshot(), nil
+			}
+			if !merged {
+				break
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -254,4 +255,39 @@ func TestFreeQuota(t *testing.T) {
 		t.Errorf("quota used %d, want the whole 150000", got)
 	}
 	w.checkBooks(t)
+}
+
+// TestInstantHopsOneCommit: hops that are due when they start and succeed
+// are posted in the commit that starts them, so an instant payment is one
+// commit with the same timeline as hop by hop.
+func TestInstantHopsOneCommit(t *testing.T) {
+	w := newWorld(t, compliance.PolicyStrict)
+	ctx := context.Background()
+	req := Request{From: "alipay.balance", To: "alipay.balance", ToHolder: "friend", AmountFen: 5_000, Channels: []string{"alipay_transfer"}}
+	for seed := uint64(1); ; seed++ {
+		if u, _ := draws(seed, 1, 0); u < 0.99 {
+			req.Seed = seed
+			break
+		}
+	}
+	before := w.led.CommitSeq()
+	p, err := w.x.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != StateCompleted {
+		t.Fatalf("instant payment is %s after Create", p.State)
+	}
+	if n := w.led.CommitSeq() - before; n != 1 {
+		t.Errorf("%d commits, want 1", n)
+	}
+	var types []string
+	for _, e := range p.Events {
+		types = append(types, e.Type)
+	}
+	if got := fmt.Sprint(types); got != "[created hop_started hop_posted completed]" {
+		t.Errorf("timeline %s", got)
+	}
+	w.checkBooks(t)
+	w.noPending(t)
 }

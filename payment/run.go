@@ -112,13 +112,19 @@ func (x *Executor) Recover(ctx context.Context) ([]*Payment, error) {
 // failReason says why hop k's current attempt fails when it falls due, or "".
 func (x *Executor) failReason(p *Payment, k int) string {
 	h := p.hops[k-1]
+	return x.failsWhenDue(p, k, h.attempt, h.down)
+}
+
+// failsWhenDue says why attempt of hop k fails when it falls due, or "";
+// down is the institution that was down when the attempt started.
+func (x *Executor) failsWhenDue(p *Payment, k, attempt int, down string) string {
 	ch, _ := x.eco.Channel(p.Spec.Route.Hops[k-1].Channel)
-	uSucc, _ := draws(p.Spec.Seed, k, h.attempt)
+	uSucc, _ := draws(p.Spec.Seed, k, attempt)
 	switch {
-	case p.Spec.FailHop == k && h.attempt == 0:
+	case p.Spec.FailHop == k && attempt == 0:
 		return "forced failure"
-	case h.down != "":
-		return "institution " + h.down + " was down"
+	case down != "":
+		return "institution " + down + " was down"
 	}
 	if d := x.downOf(ch); d != "" {
 		return "institution " + d + " is down"
@@ -139,21 +145,60 @@ func (x *Executor) settle(ctx context.Context, p *Payment) error {
 	if reason := x.failReason(p, k); reason != "" {
 		return x.failHop(ctx, p, k, at, reason, true)
 	}
-	t := x.newTxn(p)
-	x.postHop(t, k, at)
-	if k == n {
-		t.event(Event{Type: EventCompleted, At: at})
-	} else if reason := x.startHop(t, k+1, 0, at, h.amountFen-h.feeFen); reason != "" {
+	// First with every following instant, succeeding hop merged into the
+	// same commit; if the ledger refuses that, hop by hop.
+	for _, merge := range []bool{true, false} {
+		t := x.newTxn(p)
+		x.postHop(t, k, at)
+		if k == n {
+			t.event(Event{Type: EventCompleted, At: at})
+		} else if reason := x.startHop(t, k+1, 0, at, h.amountFen-h.feeFen); reason != "" {
+			return x.postThenFail(ctx, p, k, at, reason)
+		}
+		merged := merge && k < n && x.runOn(t, k+1, at)
+		reason, err := x.commit(ctx, t)
+		if err != nil || reason == "" {
+			return err
+		}
+		if merged {
+			continue
+		}
+		if strings.Contains(reason, ledger.ResultPendingExpired.String()) {
+			return x.failHop(ctx, p, k, at, "the hold expired", false)
+		}
 		return x.postThenFail(ctx, p, k, at, reason)
 	}
-	reason, err := x.commit(ctx, t)
-	if err != nil || reason == "" {
-		return err
+	return nil
+}
+
+// runOn extends t, whose last event starts hop j at time at, through every
+// following hop that is instant (due when it starts) and succeeds: it posts
+// hop j and starts hop j+1 (or completes) in the same commit, and so on.
+// The events are those the hop-by-hop path writes, in the same order with
+// the same transfer ids, only in fewer commits. It reports whether it
+// added anything.
+func (x *Executor) runOn(t *txn, j int, at time.Time) bool {
+	n := len(t.p.Spec.Route.Hops)
+	added := false
+	for {
+		ev := t.events[len(t.events)-1] // hop j's hop_started
+		if ev.Due == nil || ev.Due.After(at) || x.failsWhenDue(t.p, j, ev.Attempt, ev.Down) != "" {
+			return added
+		}
+		nt, nc, ne, next := len(t.b.Transfers), len(t.b.Counters), len(t.events), t.next
+		x.postStarted(t, j, at, ev.AmountFen, ev.FeeFen, ev.TransferIDs)
+		if j == n {
+			t.event(Event{Type: EventCompleted, At: at})
+			return true
+		}
+		if reason := x.startHop(t, j+1, 0, at, ev.AmountFen-ev.FeeFen); reason != "" {
+			// Leave hop j running: the hop-by-hop path reports it.
+			t.b.Transfers, t.b.Counters, t.events, t.next = t.b.Transfers[:nt], t.b.Counters[:nc], t.events[:ne], next
+			return added
+		}
+		added = true
+		j++
 	}
-	if strings.Contains(reason, ledger.ResultPendingExpired.String()) {
-		return x.failHop(ctx, p, k, at, "the hold expired", false)
-	}
-	return x.postThenFail(ctx, p, k, at, reason)
 }
 
 // postThenFail posts hop k and records that hop k+1 could not start.
@@ -195,13 +240,18 @@ func (x *Executor) failHop(ctx context.Context, p *Payment, k int, at time.Time,
 
 // postHop adds the posts of hop k's holds and the hop_posted event.
 func (x *Executor) postHop(t *txn, k int, at time.Time) {
-	p := t.p
-	h := p.hops[k-1]
-	hop := p.Spec.Route.Hops[k-1]
+	h := t.p.hops[k-1]
+	x.postStarted(t, k, at, h.amountFen, h.feeFen, h.pending)
+}
+
+// postStarted adds the posts of hop k's holds pending (placed for amountFen
+// with feeFen) and the hop_posted event.
+func (x *Executor) postStarted(t *txn, k int, at time.Time, amountFen, feeFen int64, pending []ledger.TransferID) {
+	hop := t.p.Spec.Route.Hops[k-1]
 	ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
 	ev := Event{Type: EventHopPosted, At: at, Hop: k}
-	for i, l := range hopLegs(ends, h.amountFen, h.feeFen) {
-		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferPostPending, PendingID: h.pending[i], AmountFen: l.amountFen}))
+	for i, l := range hopLegs(ends, amountFen, feeFen) {
+		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferPostPending, PendingID: pending[i], AmountFen: l.amountFen}))
 	}
 	t.event(ev)
 }

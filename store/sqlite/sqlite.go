@@ -44,7 +44,7 @@ const (
 	// idleChunkItems bounds one background materialisation transaction
 	// (accounts + transfers + state changes), so a commit arriving after a
 	// lull waits behind at most one short chunk.
-	idleChunkItems = 10_000
+	idleChunkItems = 2_000
 	// readChunkItems bounds one materialisation transaction made for a read;
 	// commits interleave between chunks (larger chunks materialise faster per
 	// item but make a commit wait longer).

@@ -65,6 +65,7 @@ type Executor struct {
 	order    []string
 	nextNum  uint64
 	lastAt   time.Time
+	keys     map[string]string // idempotency key → payment id
 	down     map[string]bool
 	downFlag bool
 	memo     planMemo
@@ -88,7 +89,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		}
 	}
 	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
-		entries: map[string]*entry{}, nextNum: 1, down: map[string]bool{}}
+		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
 	if x.rules == nil {
 		x.rules = route.NoRules{}
 	}
@@ -140,6 +141,9 @@ func (x *Executor) remember(ev Event) {
 		}
 	}
 	e.p.apply(ev)
+	if ev.Type == EventCreated && ev.Spec != nil && ev.Spec.Key != "" {
+		x.keys[ev.Spec.Key] = ev.Payment
+	}
 	if ev.At.After(x.lastAt) {
 		x.lastAt = ev.At
 	}
@@ -240,11 +244,25 @@ func (x *Executor) Pay(ctx context.Context, req Request) (*Payment, error) {
 // recorded as rejected (not an error). Errors: *RequestError for a bad
 // request, the ledger's errors.
 func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
+	if len(req.Key) > MaxKeyLen {
+		return nil, &RequestError{"key", fmt.Sprintf("%d bytes, more than %d", len(req.Key), MaxKeyLen)}
+	}
+	if p, err := x.byKey(req); p != nil || err != nil {
+		return p, err
+	}
 	spec, findings, err := x.plan(req)
 	if err != nil {
 		return nil, err
 	}
+	spec.Key = req.Key
 	x.mu.Lock()
+	if _, taken := x.keys[req.Key]; taken && req.Key != "" {
+		x.mu.Unlock() // a concurrent request with the key got there first
+		return x.byKey(req)
+	}
+	if req.Key != "" {
+		x.keys[req.Key] = paymentID(x.nextNum)
+	}
 	spec.Num = x.nextNum
 	x.nextNum++
 	e := &entry{p: &Payment{ID: paymentID(spec.Num)}}
@@ -260,10 +278,41 @@ func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
 	return p, err
 }
 
+// byKey returns the payment an earlier request with req's key created
+// (nil if none). Errors: *RequestError when that payment was asked for
+// with other fields.
+func (x *Executor) byKey(req Request) (*Payment, error) {
+	if req.Key == "" {
+		return nil, nil
+	}
+	x.mu.Lock()
+	id, ok := x.keys[req.Key]
+	x.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	p, err := x.Get(id)
+	if err != nil || len(p.Events) == 0 {
+		return nil, fmt.Errorf("payment: key %q: payment %s is being created; retry", req.Key, id)
+	}
+	s := p.Spec
+	same := s.From == req.From && s.To == req.To && s.AmountFen == req.AmountFen &&
+		(req.FromHolder == "" || req.FromHolder == s.FromHolder) && (req.ToHolder == "" || req.ToHolder == s.ToHolder)
+	if !same {
+		return nil, &RequestError{"key", fmt.Sprintf("%q was used for payment %s with other fields", req.Key, id)}
+	}
+	return p, nil
+}
+
 // forget drops a payment whose created event never committed.
 func (x *Executor) forget(id string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	for k, v := range x.keys {
+		if v == id {
+			delete(x.keys, k)
+		}
+	}
 	delete(x.entries, id)
 	if i := slices.Index(x.order, id); i >= 0 {
 		x.order = slices.Delete(x.order, i, i+1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,4 +291,48 @@ func TestInstantHopsOneCommit(t *testing.T) {
 	}
 	w.checkBooks(t)
 	w.noPending(t)
+}
+
+// TestIdempotencyKey: a request repeating a key returns the first payment
+// and moves nothing more, also after a restart and from concurrent
+// callers; the key with other fields is refused.
+func TestIdempotencyKey(t *testing.T) {
+	w := newWorld(t, compliance.PolicyStrict)
+	ctx := context.Background()
+	origin := w.balance("me", "alipay.balance")
+	req := Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 30_000, Channels: fourHops, Seed: luckySeed(t, w), Key: "order-42"}
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Go(func() {
+			p, err := w.x.Pay(ctx, req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = p.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("one key, payments %v", ids)
+		}
+	}
+	if got := origin - w.balance("me", "alipay.balance"); got != req.AmountFen {
+		t.Errorf("origin paid %d for one keyed payment of %d", got, req.AmountFen)
+	}
+	w.reopen(t)
+	p, err := w.x.Pay(ctx, req)
+	if err != nil || p.ID != ids[0] || p.State != StateCompleted {
+		t.Fatalf("after restart: %v %v", p, err)
+	}
+	req.AmountFen++
+	var re *RequestError
+	if _, err := w.x.Pay(ctx, req); !errors.As(err, &re) || re.Field != "key" {
+		t.Errorf("same key, other amount: %v", err)
+	}
+	if n := len(w.x.List()); n != 1 {
+		t.Errorf("%d payments, want 1", n)
+	}
 }

@@ -59,6 +59,8 @@ const (
 	RecordKind = "payment.event"
 	// SetupKind is the ledger record kind that marks the opening balances as seeded.
 	SetupKind = "payment.setup"
+	// MaxKeyLen is the longest idempotency key of a request, in bytes.
+	MaxKeyLen = 64
 	// DefaultOpeningFen is what each person's stored-value and deposit
 	// accounts hold when the ledger is first seeded (10,000 yuan).
 	DefaultOpeningFen = 1_000_000
@@ -82,12 +84,17 @@ type Request struct {
 	FailHop int
 	// At is when the payment starts; zero means the executor's clock now.
 	At time.Time
+	// Key, if set, makes the request idempotent: a request repeating the
+	// key of an existing payment returns that payment and moves nothing
+	// (≤ MaxKeyLen bytes; the same key with other fields is an error).
+	Key string
 }
 
 // Spec is what a payment was created with: everything needed to run it
 // again from the store alone. It is the payload of the created event.
 type Spec struct {
 	Num        uint64    `json:"num"`
+	Key        string    `json:"key,omitempty"`
 	From       string    `json:"from"`
 	To         string    `json:"to"`
 	FromHolder string    `json:"from_holder"`

@@ -23,7 +23,7 @@ type payFlags struct {
 	routeID, channels    string
 	objective, policy    string
 	onFailure, clockSpec string
-	at, down             string
+	at, down, key        string
 	seed                 uint64
 	failHop              int
 	timeScale            float64
@@ -86,6 +86,7 @@ recover'.`,
 	fl.StringVar(&f.clockSpec, "clock", "virtual", "virtual (finishes at once), scaled:N (N× real time) or real")
 	fl.Float64Var(&f.timeScale, "time-scale", 0, "shorthand for --clock scaled:N (600: one simulated hour every 6 s)")
 	fl.StringVar(&f.at, "at", "", "start time, RFC 3339 (default: virtual 2023-05-05T10:00:00+08:00 or after the ledger's last event; otherwise now)")
+	fl.StringVar(&f.key, "key", "", "idempotency key: repeating a request with the same key shows the first payment and moves nothing")
 	fl.IntVar(&f.failHop, "fail-hop", 0, "force the first attempt of this hop (1-based) to fail (a test hook)")
 	fl.StringVar(&f.down, "down", "", "comma-separated institutions to mark down (their hops fail)")
 	fl.BoolVar(&f.asJSON, "json", false, `print {"id","state","route":{…},"events":[…],"delivered_fen","fee_fen"}`)
@@ -118,7 +119,7 @@ func (f payFlags) request() (payment.Request, error) {
 		return payment.Request{}, usageErrorf("--route and --channels: give one of them")
 	}
 	req := payment.Request{From: f.from, To: f.to, AmountFen: amount, FromHolder: f.fromHolder, ToHolder: f.toHolder,
-		RouteID: f.routeID, Objective: objective, OnFailure: f.onFailure, Seed: f.seed, FailHop: f.failHop}
+		RouteID: f.routeID, Objective: objective, OnFailure: f.onFailure, Seed: f.seed, FailHop: f.failHop, Key: f.key}
 	if f.channels != "" {
 		req.Channels = strings.Split(f.channels, ",")
 	}

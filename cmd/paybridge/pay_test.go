@@ -71,6 +71,12 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 	if p.Events[0].Type != "created" || p.Events[len(p.Events)-1].Type != "completed" {
 		t.Errorf("timeline: %+v", p.Events)
 	}
+	// The same idempotency key twice: one payment.
+	k1 := pay(db, "--seed", "5", "--key", "order-1")
+	k2 := pay(db, "--seed", "5", "--key", "order-1")
+	if k1.code != k2.code || k1.stdout != k2.stdout || decodePay(t, k1.stdout).ID == "" {
+		t.Errorf("keyed pay twice: exit %d/%d\n%s\n%s", k1.code, k2.code, k1.stdout, k2.stdout)
+	}
 	// Same seed, fresh ledger: the same bytes.
 	again := pay(filepath.Join(dir, "other.db"), "--seed", "4")
 	if again.stdout != r.stdout {
@@ -108,7 +114,7 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 	// Read back.
 	r = runLedgerBin(t, bin, "payments", "list", "--db", db, "--json")
 	var rows []struct{ ID, State string }
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 3 {
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 4 {
 		t.Fatalf("list: %v %s", err, r.stdout)
 	}
 	r = runLedgerBin(t, bin, "payments", "show", rows[0].ID, "--db", db, "--json")

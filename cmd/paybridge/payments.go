@@ -127,7 +127,7 @@ func payError(err error) error {
 	}
 	flag := map[string]string{"from": "--from", "to": "--to", "amount": "--amount", "from_holder": "--from-holder",
 		"to_holder": "--to-holder", "route": "--route", "on_failure": "--on-failure", "fail_hop": "--fail-hop",
-		"objective": "--objective", "max_hops": "--channels"}[re.Field]
+		"objective": "--objective", "max_hops": "--channels", "key": "--key"}[re.Field]
 	if strings.HasPrefix(re.Field, "channels") {
 		flag = "--channels"
 	}

@@ -336,3 +336,50 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("%d payments, want 1", n)
 	}
 }
+
+// TestHoldExpired: if the ledger expires a hop's holds before the hop is
+// settled (the clock jumped past their one-year timeout), the hop fails
+// and the payment is refunded without losing or doubling money, whether
+// the hop's draw said success or failure.
+func TestHoldExpired(t *testing.T) {
+	for _, wantDraw := range []bool{true, false} {
+		w := newWorld(t, compliance.PolicyStrict)
+		ctx := context.Background()
+		total := w.held()
+		seed := uint64(1)
+		for ; ; seed++ {
+			u1, _ := draws(seed, 1, 0)
+			u2, _ := draws(seed, 2, 0)
+			if u1 < 0.97 && (u2 < 0.99) == wantDraw {
+				break
+			}
+		}
+		p, err := w.x.Create(ctx, Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 40_000, Channels: fourHops, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := w.x
+		x.mu.Lock()
+		e := x.entries[p.ID]
+		x.mu.Unlock()
+		if err := x.settle(ctx, e.p); err != nil || e.p.cur != 2 { // hop 1 posted, hop 2 held
+			t.Fatalf("settle hop 1: %v (at hop %d, %s)", err, e.p.cur, e.p.State)
+		}
+		w.clk.Advance(400 * 24 * time.Hour)
+		if _, err := w.led.Submit(ctx, &ledger.Batch{}); err != nil { // the engine expires holds when it applies a batch
+			t.Fatal(err)
+		}
+		q, err := x.Run(ctx, p.ID)
+		if err != nil {
+			t.Fatalf("draw success %v: %v", wantDraw, err)
+		}
+		if q.State != StateRefunded {
+			t.Errorf("draw success %v: %s (%s)", wantDraw, q.State, q.Reason)
+		}
+		if w.held() != total {
+			t.Errorf("held %d, had %d", w.held(), total)
+		}
+		w.checkBooks(t)
+		w.noPending(t)
+	}
+}

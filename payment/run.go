@@ -218,24 +218,33 @@ func (x *Executor) postThenFail(ctx context.Context, p *Payment, k int, at time.
 // failHop voids hop k (when its holds are still pending) and compensates.
 // If the refund cannot commit (money moved on), the payment is stranded.
 func (x *Executor) failHop(ctx context.Context, p *Payment, k int, at time.Time, reason string, void bool) error {
+	refusals := ""
 	for _, comp := range []string{p.Spec.OnFailure, OnFailureStrand} {
-		t := x.newTxn(p)
-		ev := Event{Type: EventHopFailed, At: at, Hop: k, Reason: reason}
-		if void {
-			for _, id := range p.hops[k-1].pending {
-				ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferVoidPending, PendingID: id}))
+		for {
+			t := x.newTxn(p)
+			ev := Event{Type: EventHopFailed, At: at, Hop: k, Reason: reason}
+			if void {
+				for _, id := range p.hops[k-1].pending {
+					ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferVoidPending, PendingID: id}))
+				}
 			}
+			t.b.Counters = append(t.b.Counters, releases(p.hops[k-1].counters)...)
+			t.event(ev)
+			x.compensate(t, k, at, comp, reason)
+			r, err := x.commit(ctx, t)
+			if err != nil || r == "" {
+				return err
+			}
+			if void && strings.Contains(r, ledger.ResultPendingExpired.String()) {
+				// The ledger already released the holds: record the failure without voids.
+				void = false
+				continue
+			}
+			refusals += "; refund refused: " + r
+			break
 		}
-		t.b.Counters = append(t.b.Counters, releases(p.hops[k-1].counters)...)
-		t.event(ev)
-		x.compensate(t, k, at, comp, reason)
-		r, err := x.commit(ctx, t)
-		if err != nil || r == "" {
-			return err
-		}
-		reason += "; refund refused: " + r
 	}
-	return fmt.Errorf("payment %s: hop %d: cannot void: %s", p.ID, k, reason)
+	return fmt.Errorf("payment %s: hop %d: cannot fail the hop: %s%s", p.ID, k, reason, refusals)
 }
 
 // postHop adds the posts of hop k's holds and the hop_posted event.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -183,11 +184,40 @@ func TestPayKilledMidHop(t *testing.T) {
 	scale := max(due.Sub(start).Seconds()/10, 0.001)
 
 	db := filepath.Join(dir, "killed.db")
-	cmd := exec.Command(bin, append(args(db), "--clock", "scaled:"+strconv.FormatFloat(scale, 'f', 3, 64))...)
+	killedArgs := append(args(db), "--clock", "scaled:"+strconv.FormatFloat(scale, 'f', 3, 64))
+	for i, a := range killedArgs {
+		if a == "--json" { // without --json, pay says on stderr when the payment is created
+			killedArgs = append(killedArgs[:i], killedArgs[i+1:]...)
+			break
+		}
+	}
+	cmd := exec.Command(bin, killedArgs...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	created := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "created") {
+				created <- true
+			}
+		}
+		close(created)
+	}()
+	select {
+	case ok := <-created:
+		if !ok {
+			t.Fatal("pay ended before creating the payment")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("pay did not create the payment within 60 s")
+	}
+	time.Sleep(500 * time.Millisecond) // hop 1 is held, about 10 s from due
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -219,6 +219,11 @@ func writeTimeline(w io.Writer, p *payment.Payment) {
 		fmt.Fprintf(w, "  route %s (%s): %s\n", r.ID, r.Verdict, strings.Join(r.Channels(), " → "))
 		fmt.Fprintf(w, "  planned: fee %s yuan, time p50 %s p95 %s, success %.1f%%\n",
 			money.FormatYuan(r.FeeFen), route.Duration(r.TimeP50S), route.Duration(r.TimeP95S), 100*r.Success)
+		for _, f := range r.Findings {
+			if f.Effect != ecosystem.EffectRefuse { // refusals are the reason below
+				fmt.Fprintf(w, "  %s %s (hop %d): %s\n", f.Effect, f.Rule, f.Hop, f.Message)
+			}
+		}
 	}
 	if p.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", p.Reason)

@@ -16,19 +16,6 @@ func counterKey(kind, period, holder, scope string) string {
 	return "pay/" + kind + "/" + period + "/" + holder + "/" + scope
 }
 
-// tierFor returns the tier of prod a holder's identity level gives (the
-// highest whose minimum it meets), or nil — the planner's rule.
-func tierFor(prod *ecosystem.Product, h *ecosystem.Holder) *ecosystem.Tier {
-	var best *ecosystem.Tier
-	for i := range prod.Tiers {
-		t := &prod.Tiers[i]
-		if t.MinKYCLevel <= h.KYCLevel && (best == nil || t.MinKYCLevel > best.MinKYCLevel) {
-			best = t
-		}
-	}
-	return best
-}
-
 // limitScopes returns the limit sets a hop of ch by holder h is subject to:
 // the channel's and the source product tier's.
 func limitScopes(eco *ecosystem.Ecosystem, ch *ecosystem.Channel, h *ecosystem.Holder) []struct {
@@ -40,7 +27,7 @@ func limitScopes(eco *ecosystem.Ecosystem, ch *ecosystem.Channel, h *ecosystem.H
 		limits ecosystem.Limits
 	}{{"c:" + ch.ID, ch.Limits}}
 	if p, ok := eco.Product(ch.From); ok {
-		if t := tierFor(p, h); t != nil {
+		if t := p.TierFor(h); t != nil {
 			out = append(out, struct {
 				scope  string
 				limits ecosystem.Limits

@@ -49,7 +49,7 @@ func (x *Executor) startHop(t *txn, k, attempt int, at time.Time, amountFen int6
 		return fmt.Sprintf("the fee of channel %s would take the whole %d fen", ch.ID, amountFen)
 	}
 	_, uLat := draws(p.Spec.Seed, k, attempt)
-	due := arrive(x.eco, x.loc, ch, at, route.HopLatency(ch).Quantile(uLat))
+	due := route.Arrive(x.eco, x.loc, ch, at, route.HopLatency(ch).Quantile(uLat))
 	down := x.downOf(ch)
 	if down != "" {
 		due = at

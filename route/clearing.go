@@ -34,34 +34,50 @@ func clearingOf(c ecosystem.Clearing) *clearing {
 	return cl
 }
 
-// clearingsOf returns the clearing constraints of a channel's operator and
-// of the institutions it passes through.
-func (p *planner) clearingsOf(ch *ecosystem.Channel) []*clearing {
-	if cs, ok := p.clearings[ch]; ok {
-		return cs
-	}
+// channelClearings returns the clearing constraints of a channel's operator
+// and of the institutions it passes through.
+func channelClearings(eco *ecosystem.Ecosystem, ch *ecosystem.Channel) []*clearing {
 	var cs []*clearing
 	for _, id := range append([]string{ch.Institution}, ch.Via...) {
-		if in, ok := p.eco.Institution(id); ok {
+		if in, ok := eco.Institution(id); ok {
 			if c := clearingOf(in.Clearing); c != nil {
 				cs = append(cs, c)
 			}
 		}
 	}
+	return cs
+}
+
+// clearingsOf is channelClearings cached for the query.
+func (p *planner) clearingsOf(ch *ecosystem.Channel) []*clearing {
+	if cs, ok := p.clearings[ch]; ok {
+		return cs
+	}
+	cs := channelClearings(p.eco, ch)
 	p.clearings[ch] = cs
 	return cs
 }
 
-// arrive returns when a hop started at start with a latency of seconds
-// settles: its arrival moved to the next moment every clearing constraint
-// of the hop allows.
+// Arrive returns when a hop of ch that started at start with a drawn latency
+// of seconds settles: the arrival moved to the next moment every clearing
+// constraint of the operator and of the Via institutions allows (loc is the
+// ecosystem's time zone). Payments use it so that realised times follow the
+// same rule as the plan.
+func Arrive(eco *ecosystem.Ecosystem, loc *time.Location, ch *ecosystem.Channel, start time.Time, seconds float64) time.Time {
+	return arriveThrough(channelClearings(eco, ch), loc, start, seconds)
+}
+
+// arrive is Arrive with the query's cached clearings.
 func (p *planner) arrive(ch *ecosystem.Channel, start time.Time, seconds float64) time.Time {
+	return arriveThrough(p.clearingsOf(ch), p.loc, start, seconds)
+}
+
+func arriveThrough(cs []*clearing, loc *time.Location, start time.Time, seconds float64) time.Time {
 	t := start.Add(time.Duration(seconds * float64(time.Second)))
-	cs := p.clearingsOf(ch)
 	for range 4 { // a few passes settle constraints that push each other
 		moved := false
 		for _, c := range cs {
-			if u := c.settle(start, t, p.loc); u.After(t) {
+			if u := c.settle(start, t, loc); u.After(t) {
 				t, moved = u, true
 			}
 		}

@@ -380,23 +380,10 @@ type limitSet struct {
 // limitSets returns the channel's limits and the source product's tier limits.
 func (p *planner) limitSets(s *step, fromP *ecosystem.Product) []limitSet {
 	sets := []limitSet{{s.ch.Limits, p.q.Usage.channel(s.fromHolder.ID, s.ch.ID), "channel " + s.ch.ID}}
-	if t := tierFor(fromP, s.fromHolder); t != nil {
+	if t := fromP.TierFor(s.fromHolder); t != nil {
 		sets = append(sets, limitSet{t.Limits, p.q.Usage.product(s.fromHolder.ID, fromP.ID), "product " + fromP.ID + " " + t.Name})
 	}
 	return sets
-}
-
-// tierFor returns the class of a tiered product a holder's identity level
-// gives (the highest whose minimum level it meets), or nil.
-func tierFor(prod *ecosystem.Product, h *ecosystem.Holder) *ecosystem.Tier {
-	var best *ecosystem.Tier
-	for i := range prod.Tiers {
-		t := &prod.Tiers[i]
-		if t.MinKYCLevel <= h.KYCLevel && (best == nil || t.MinKYCLevel > best.MinKYCLevel) {
-			best = t
-		}
-	}
-	return best
 }
 
 // limitFindings are the planner's own refusals for hard limits the rules did
@@ -433,7 +420,7 @@ func (p *planner) limitFindings(index int, s *step, fromP, toP *ecosystem.Produc
 		add("limit.kyc", "channel "+s.ch.ID, "This channel needs identity-verification level %d; holder %s has level %d.", need, s.fromHolder.ID, s.fromHolder.KYCLevel)
 	}
 	limit, source := toP.BalanceCapFen, "product "+toP.ID
-	if t := tierFor(toP, s.toHolder); t != nil && t.BalanceCapFen > 0 {
+	if t := toP.TierFor(s.toHolder); t != nil && t.BalanceCapFen > 0 {
 		limit, source = t.BalanceCapFen, "product "+toP.ID+" "+t.Name
 	}
 	if arriving := s.amountIn - s.fee; over(limit, p.q.Usage.balance(s.toHolder.ID, toP.ID), arriving) {

@@ -150,7 +150,7 @@ func canOwn(h *ecosystem.Holder, p *ecosystem.Product) bool {
 	if p.HolderKind != "" && p.HolderKind != h.Kind {
 		return false
 	}
-	return len(p.Tiers) == 0 || tierFor(p, h) != nil
+	return len(p.Tiers) == 0 || p.TierFor(h) != nil
 }
 
 // info renders the normalized query for a result.

@@ -91,6 +91,15 @@ func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 	if h.FromHolder == h.ToHolder && kind == risk.KindTransfer {
 		kind = risk.KindInternal
 	}
+	share := spec.CreditShareBps
+	if hop := ev.Hop; hop == 1 {
+		// Money drawn from a credit product is credit-derived by definition;
+		// the spec's share is the source balance's provenance, which a credit
+		// line (negative balance) does not carry.
+		if p, ok := c.eco.Product(h.From); ok && p.Kind == "credit" {
+			share = risk.MaxCreditShareBps
+		}
+	}
 	return risk.Event{
 		Time:           ev.At,
 		ID:             fmt.Sprintf("%s/%d", ev.Payment, ev.Hop),
@@ -101,7 +110,7 @@ func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 		AmountMinor:    h.AmountFen,
 		Currency:       "CNY",
 		Kind:           kind,
-		CreditShareBps: spec.CreditShareBps,
+		CreditShareBps: share,
 	}, true, nil
 }
 

@@ -41,7 +41,7 @@ func (fz Freezer) Apply(ctx context.Context, holder string, a risk.Action, d ris
 		if acc.Holder != holder || acc.Flags&ledger.AccountFrozen != 0 {
 			continue
 		}
-		ups = append(ups, ledger.AccountUpdate{ID: acc.ID, Flags: (acc.Flags | ledger.AccountFrozen) &^ ledger.AccountNoFloor})
+		ups = append(ups, ledger.AccountUpdate{ID: acc.ID, Flags: acc.Flags | ledger.AccountFrozen})
 		ids = append(ids, acc.ID)
 	}
 	if len(ups) == 0 {

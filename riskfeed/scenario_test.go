@@ -1,0 +1,180 @@
+package riskfeed
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/paybridge/paybridge/clock"
+	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/ecosystems"
+	"github.com/paybridge/paybridge/ledger"
+	"github.com/paybridge/paybridge/payment"
+	"github.com/paybridge/paybridge/risk"
+	"github.com/paybridge/paybridge/store/sqlite"
+)
+
+var epoch = time.Date(2023, 5, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+// whatIf is cn-2023 with extra people: four payers, an intermediary and
+// four payees (the seed's move-money service, section 5).
+func whatIf(t *testing.T) *ecosystem.Ecosystem {
+	t.Helper()
+	eco, err := ecosystems.Load("cn-2023")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"p1", "p2", "p3", "p4", "mid", "q1", "q2", "q3", "q4"} {
+		eco.Holders = append(eco.Holders, ecosystem.Holder{ID: id, Name: "what-if " + id, Kind: ecosystem.HolderPerson, KYCLevel: 3})
+	}
+	// A licit-looking merchant channel: the shop pays a person's wallet
+	// (refunds, "cash back"), which the cycle scheme abuses.
+	ch, ok := eco.Channel("alipay_transfer")
+	if !ok {
+		t.Fatal("cn-2023 has no alipay_transfer")
+	}
+	back := *ch
+	back.ID, back.From = "taobao_cashback", "alipay.merchant"
+	eco.Channels = append(eco.Channels, back)
+	eco.Reindex()
+	if err := eco.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return eco
+}
+
+type world struct {
+	x    *payment.Executor
+	led  *ledger.Engine
+	feed *Feed
+	clk  *clock.Virtual
+}
+
+func open(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	eco := whatIf(t)
+	rules, err := compliance.NewChecker(eco.Rules, compliance.PolicyAdvisory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	clk := clock.NewVirtual(epoch)
+	led, err := ledger.Open(ctx, s, clk, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := risk.OpenSQLite(filepath.Join(t.TempDir(), "cases.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(eco), Cases: cs, Applier: Freezer{Ledger: led}}}
+}
+
+func (w *world) pay(t *testing.T, from, to, fromHolder, toHolder, channel string, yuan int64, at time.Duration) {
+	t.Helper()
+	w.clk.Set(epoch.Add(at))
+	p, err := w.x.Pay(context.Background(), payment.Request{From: from, To: to, FromHolder: fromHolder, ToHolder: toHolder, Channels: []string{channel}, AmountFen: yuan * 100, At: epoch.Add(at)})
+	if err != nil {
+		t.Fatalf("%s %s→%s: %v", channel, fromHolder, toHolder, err)
+	}
+	if p.State != payment.StateCompleted {
+		t.Fatalf("%s %s→%s: state %s (%s)", channel, fromHolder, toHolder, p.State, p.Reason)
+	}
+}
+
+// patterns returns the pattern families and their holders raised by rs.
+func patterns(rs []Result) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range rs {
+		for _, m := range r.Decision.Matches {
+			if m.Pattern == nil {
+				continue
+			}
+			for _, h := range m.Pattern.Holders {
+				if !slices.Contains(out[m.Pattern.Family], h) {
+					out[m.Pattern.Family] = append(out[m.Pattern.Family], h)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestScenarioIntermediaryAndCycle(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	min := time.Minute
+	// Controls first: ordinary payments raise nothing.
+	w.pay(t, "wechat.change", "wechat.merchant", "friend", "noodle_shop", "wechat_pay_noodles", 30, 1*min)
+	w.pay(t, "alipay.balance", "alipay.balance", "me", "friend", "alipay_transfer", 200, 2*min)
+	rs, err := w.feed.Poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("controls: %d results, want 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.Decision.Alert() {
+			t.Errorf("control %s raised %+v", r.Event.ID, r.Decision.Matches)
+		}
+	}
+	// (a) Intermediary: four holders' credit-derived money reaches mid, which pays 88% on to four others.
+	for i, p := range []string{"p1", "p2", "p3", "p4"} {
+		w.pay(t, "alipay.huabei", "alipay.balance", p, p, "huabei_topup_balance", 5000, time.Duration(10+2*i)*min)
+		w.pay(t, "alipay.balance", "alipay.balance", p, "mid", "alipay_transfer", 5000, time.Duration(11+2*i)*min)
+	}
+	for i, q := range []string{"q1", "q2", "q3", "q4"} {
+		w.pay(t, "alipay.balance", "alipay.balance", "mid", q, "alipay_transfer", 4400, time.Duration(30+i)*min)
+	}
+	// (b) Cycle: credit spent at the shop comes back to the payer's other account minus 5%.
+	w.pay(t, "alipay.huabei", "alipay.merchant", "me", "taobao_shop", "huabei_pay_taobao", 1000, 60*min)
+	w.pay(t, "alipay.merchant", "alipay.balance", "taobao_shop", "me", "taobao_cashback", 950, 70*min)
+	rs, err = w.feed.Poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := patterns(rs)
+	for _, r := range rs {
+		t.Logf("%s %s %s→%s %d credit %d: %s %v", r.Event.ID, r.Event.Kind, r.Event.FromHolder, r.Event.ToHolder, r.Event.AmountMinor, r.Event.CreditShareBps, r.Decision.Verdict, ruleIDs(r.Decision))
+	}
+	gs := got["gather-scatter"]
+	for _, h := range []string{"mid", "p1", "q1"} {
+		if !slices.Contains(gs, h) {
+			t.Errorf("gather-scatter holders %v lack %s (all patterns %v)", gs, h, got)
+		}
+	}
+	cy := got["cycle"]
+	for _, h := range []string{"me", "taobao_shop"} {
+		if !slices.Contains(cy, h) {
+			t.Errorf("cycle holders %v lack %s (all patterns %v)", cy, h, got)
+		}
+	}
+	// A second poll sees nothing new: the cursor was acknowledged.
+	rs, err = w.feed.Poll(ctx)
+	if err != nil || len(rs) != 0 {
+		t.Fatalf("second poll: %d results, %v", len(rs), err)
+	}
+}
+
+func ruleIDs(d risk.Decision) []string {
+	var s []string
+	for _, m := range d.Matches {
+		s = append(s, m.RuleID)
+	}
+	return s
+}

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -20,11 +18,7 @@ func TestCalibrateEndToEnd(t *testing.T) {
 		t.Skip("builds the binary; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "paybridge")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPaybridge(t)
 	world, err := os.ReadFile("../../ecosystems/cn-2023.yaml")
 	if err != nil {
 		t.Fatalf("reading the bundled world: %v", err)
@@ -121,22 +115,8 @@ func TestCalibrateEndToEnd(t *testing.T) {
 
 func calibRun(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	default:
-		t.Fatalf("running %v: %v", args, err)
-	}
-	if strings.Contains(errOut.String(), "goroutine ") {
-		t.Fatalf("stack trace on stderr: %s", errOut.String())
-	}
-	return out.String(), errOut.String(), code
+	r := runPaybridge(t, bin, args...)
+	return r.stdout, r.stderr, r.code
 }
 
 func calibKeys(m map[string]any) []string {

@@ -1,49 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// ecosystemRun is one run of the real binary.
-type ecosystemRun struct {
-	stdout, stderr string
-	code           int
-}
-
 // TestEcosystemCommandsEndToEnd builds paybridge once and runs `paybridge
 // ecosystem validate/show/list/generate` as a user would.
 func TestEcosystemCommandsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "paybridge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	run := func(t *testing.T, args ...string) ecosystemRun {
+	bin := buildPaybridge(t)
+	run := func(t *testing.T, args ...string) binaryRun {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := ecosystemRun{stdout.String(), stderr.String(), 0}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
-			t.Fatalf("paybridge %s crashed:\n%s", strings.Join(args, " "), r.stderr)
-		}
-		return r
+		return runPaybridge(t, bin, args...)
 	}
-	expect := func(t *testing.T, r ecosystemRun, code int, stdoutHas, stderrHas string) {
+	expect := func(t *testing.T, r binaryRun, code int, stdoutHas, stderrHas string) {
 		t.Helper()
 		if r.code != code || !strings.Contains(r.stdout, stdoutHas) || !strings.Contains(r.stderr, stderrHas) {
 			t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stdout containing %q, stderr containing %q", r.code, code, r.stdout, r.stderr, stdoutHas, stderrHas)

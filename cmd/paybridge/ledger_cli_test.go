@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,40 +13,6 @@ import (
 	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/store/sqlite"
 )
-
-// buildLedgerBinary builds the real paybridge into dir.
-func buildLedgerBinary(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "paybridge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-type ledgerRun struct {
-	stdout, stderr string
-	code           int
-}
-
-func runLedgerBin(t *testing.T, bin string, args ...string) ledgerRun {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := ledgerRun{stdout.String(), stderr.String(), 0}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
-		t.Fatalf("paybridge %s crashed:\n%s", strings.Join(args, " "), r.stderr)
-	}
-	return r
-}
 
 // TestLedgerCommandsEndToEnd runs bench ledger on a small load, verifies the
 // database it leaves, and checks that verify finds a broken journal, a
@@ -57,10 +22,10 @@ func TestLedgerCommandsEndToEnd(t *testing.T) {
 		t.Skip("builds the binary; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := buildLedgerBinary(t, dir)
+	bin := buildPaybridge(t)
 	db := filepath.Join(dir, "bench.db")
 
-	r := runLedgerBin(t, bin, "bench", "ledger", "--accounts", "200", "--transfers", "5000", "--batch", "100",
+	r := runPaybridge(t, bin, "bench", "ledger", "--accounts", "200", "--transfers", "5000", "--batch", "100",
 		"--baseline-transfers", "200", "--db", db, "--json")
 	if r.code != 0 {
 		t.Fatalf("bench ledger exit %d: %s", r.code, r.stderr)
@@ -78,7 +43,7 @@ func TestLedgerCommandsEndToEnd(t *testing.T) {
 		t.Errorf("bench --json transfers/db = %v/%v", bench["transfers"], bench["db"])
 	}
 
-	r = runLedgerBin(t, bin, "ledger", "verify", "--db", db, "--json")
+	r = runPaybridge(t, bin, "ledger", "verify", "--db", db, "--json")
 	var rep struct {
 		OK         bool              `json:"ok"`
 		Accounts   int               `json:"accounts"`
@@ -92,7 +57,7 @@ func TestLedgerCommandsEndToEnd(t *testing.T) {
 	if !rep.OK || rep.Accounts != 201 || rep.Transfers != 5200 || rep.Violations == nil {
 		t.Errorf("verify = %+v, want ok with 201 accounts and 5200 transfers", rep)
 	}
-	if r := runLedgerBin(t, bin, "ledger", "verify", "--db", db); r.code != 0 || !strings.Contains(r.stdout, "ok:") {
+	if r := runPaybridge(t, bin, "ledger", "verify", "--db", db); r.code != 0 || !strings.Contains(r.stdout, "ok:") {
 		t.Errorf("verify (text) exit %d: %s", r.code, r.stdout)
 	}
 
@@ -109,7 +74,7 @@ func TestLedgerCommandsEndToEnd(t *testing.T) {
 			{[]string{"bench", "ledger", "--db", db}, "--db"},
 			{[]string{"bench", "ledger", "--rate", "-5"}, "--rate"},
 		} {
-			r := runLedgerBin(t, bin, tc.args...)
+			r := runPaybridge(t, bin, tc.args...)
 			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Errorf("paybridge %v: exit %d, stderr %q; want exit 2 and one line naming %s", tc.args, r.code, r.stderr, tc.want)
 			}
@@ -133,7 +98,7 @@ func TestLedgerCommandsEndToEnd(t *testing.T) {
 		if err != nil || s.Close() != nil {
 			t.Fatal(err)
 		}
-		r := runLedgerBin(t, bin, "ledger", "verify", "--db", bad, "--json")
+		r := runPaybridge(t, bin, "ledger", "verify", "--db", bad, "--json")
 		if r.code != 1 || !strings.Contains(r.stdout, `"ok":false`) || !strings.Contains(r.stdout, "sum_zero") || !strings.Contains(r.stdout, "balance_history") {
 			t.Errorf("verify of an unbalanced ledger: exit %d, %s", r.code, r.stdout)
 		}
@@ -152,7 +117,7 @@ func TestLedgerCommandsEndToEnd(t *testing.T) {
 		if err := tamperCommit(tampered, 3); err != nil {
 			t.Fatal(err)
 		}
-		r := runLedgerBin(t, bin, "ledger", "verify", "--db", tampered, "--json")
+		r := runPaybridge(t, bin, "ledger", "verify", "--db", tampered, "--json")
 		if r.code != 1 || !strings.Contains(r.stdout, `"journal"`) || !strings.Contains(r.stdout, "hash chain") {
 			t.Errorf("verify of a tampered journal: exit %d, %s %s", r.code, r.stdout, r.stderr)
 		}

@@ -45,14 +45,14 @@ func TestLedgerCrashRecovery(t *testing.T) {
 	kills := envInt(t, "PAYBRIDGE_CRASH_KILLS", 20)
 	seed := uint64(envInt(t, "PAYBRIDGE_CRASH_SEED", 1))
 	dir := t.TempDir()
-	bin := buildLedgerBinary(t, dir)
+	bin := buildPaybridge(t)
 	db, logPath := filepath.Join(dir, "crash.db"), filepath.Join(dir, "client.log")
 	r := rand.New(rand.NewPCG(seed, 99))
 	totalInFlight := 0
 	for run := 1; run <= kills; run++ {
 		delay := time.Duration(20+r.IntN(280)) * time.Millisecond
 		killAfter(t, bin, run, seed, db, logPath, delay)
-		if v := runLedgerBin(t, bin, "ledger", "verify", "--db", db); v.code != 0 {
+		if v := runPaybridge(t, bin, "ledger", "verify", "--db", db); v.code != 0 {
 			t.Fatalf("run %d (killed after %v): ledger verify exit %d:\n%s%s", run, delay, v.code, v.stdout, v.stderr)
 		}
 		acked, inFlight := checkCrashLog(t, db, logPath)

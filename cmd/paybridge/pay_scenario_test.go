@@ -25,8 +25,7 @@ func TestPayScenarios(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no scenarios in testdata/pay")
 	}
-	dir := t.TempDir()
-	bin := buildLedgerBinary(t, dir)
+	bin := buildPaybridge(t)
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			data, err := os.ReadFile(file)
@@ -47,9 +46,9 @@ func TestPayScenarios(t *testing.T) {
 				}
 			}
 			db := filepath.Join(t.TempDir(), "p.db")
-			var r ledgerRun
+			var r binaryRun
 			for _, cmd := range splitCommands(args) {
-				r = runLedgerBin(t, bin, append(cmd, "--db", db)...)
+				r = runPaybridge(t, bin, append(cmd, "--db", db)...)
 			}
 			if *rewritePay {
 				var b strings.Builder

@@ -53,12 +53,12 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 		t.Skip("builds the binary; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := buildLedgerBinary(t, dir)
+	bin := buildPaybridge(t)
 	db := filepath.Join(dir, "p.db")
-	pay := func(db string, extra ...string) ledgerRun {
+	pay := func(db string, extra ...string) binaryRun {
 		args := append([]string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--to-holder", "friend",
 			"--amount", "1000", "--channels", fourHopChannels, "--json"}, extra...)
-		return runLedgerBin(t, bin, args...)
+		return runPaybridge(t, bin, args...)
 	}
 
 	r := pay(db, "--seed", "4")
@@ -92,7 +92,7 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 	stranded := decodePay(t, r.stdout).ID
 	state := "stranded"
 	for i := 0; i < 5 && state == "stranded"; i++ {
-		r = runLedgerBin(t, bin, "payments", "resume", stranded, "--db", db, "--json")
+		r = runPaybridge(t, bin, "payments", "resume", stranded, "--db", db, "--json")
 		if r.code != 0 && r.code != 1 {
 			t.Fatalf("resume: exit %d %s", r.code, r.stderr)
 		}
@@ -101,7 +101,7 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 	if state != "completed" {
 		t.Fatalf("resumed payment is %s", state)
 	}
-	r = runLedgerBin(t, bin, "payments", "resume", stranded, "--db", db)
+	r = runPaybridge(t, bin, "payments", "resume", stranded, "--db", db)
 	if r.code != 2 || !strings.Contains(r.stderr, "not stranded") {
 		t.Errorf("resume of a completed payment: exit %d %s", r.code, r.stderr)
 	}
@@ -113,27 +113,27 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 	}
 
 	// Read back.
-	r = runLedgerBin(t, bin, "payments", "list", "--db", db, "--json")
+	r = runPaybridge(t, bin, "payments", "list", "--db", db, "--json")
 	var rows []struct{ ID, State string }
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 4 {
 		t.Fatalf("list: %v %s", err, r.stdout)
 	}
-	r = runLedgerBin(t, bin, "payments", "show", rows[0].ID, "--db", db, "--json")
+	r = runPaybridge(t, bin, "payments", "show", rows[0].ID, "--db", db, "--json")
 	if r.code != 0 || decodePay(t, r.stdout).State != "completed" {
 		t.Errorf("show: exit %d %s", r.code, r.stdout)
 	}
-	r = runLedgerBin(t, bin, "payments", "show", rows[0].ID, "--db", db)
+	r = runPaybridge(t, bin, "payments", "show", rows[0].ID, "--db", db)
 	if !strings.Contains(r.stdout, "timeline:") || !strings.Contains(r.stdout, "hop_posted hop 4") {
 		t.Errorf("show text:\n%s", r.stdout)
 	}
-	r = runLedgerBin(t, bin, "payments", "events", "--db", db, "--json", "--limit", "3")
+	r = runPaybridge(t, bin, "payments", "events", "--db", db, "--json", "--limit", "3")
 	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 3 {
 		t.Errorf("events: exit %d %q", r.code, r.stdout)
 	}
-	if r = runLedgerBin(t, bin, "ledger", "verify", "--db", db); r.code != 0 {
+	if r = runPaybridge(t, bin, "ledger", "verify", "--db", db); r.code != 0 {
 		t.Errorf("ledger verify after payments: exit %d\n%s", r.code, r.stdout)
 	}
-	if r = runLedgerBin(t, bin, "payments", "books", "--db", db); r.code != 0 || !strings.HasPrefix(r.stdout, "ok:") {
+	if r = runPaybridge(t, bin, "payments", "books", "--db", db); r.code != 0 || !strings.HasPrefix(r.stdout, "ok:") {
 		t.Errorf("payments books: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -154,7 +154,7 @@ func TestPayCommandsEndToEnd(t *testing.T) {
 		{[]string{"payments", "list", "--db", filepath.Join(dir, "missing.db")}, "--db"},
 		{[]string{"payments", "events", "--db", db, "--limit", "0"}, "--limit"},
 	} {
-		r := runLedgerBin(t, bin, tc.args...)
+		r := runPaybridge(t, bin, tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.flag) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("%v: exit %d, stderr %q (want 2 naming %s)", tc.args, r.code, r.stderr, tc.flag)
 		}
@@ -171,12 +171,12 @@ func TestPayKilledMidHop(t *testing.T) {
 		t.Skip("builds the binary and waits on a scaled clock; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := buildLedgerBinary(t, dir)
+	bin := buildPaybridge(t)
 	args := func(db string) []string {
 		return []string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--to-holder", "friend", "--amount", "1000",
 			"--channels", fourHopChannels, "--json", "--seed", "9", "--at", "2023-05-05T10:00:00+08:00"}
 	}
-	ref := runLedgerBin(t, bin, args(filepath.Join(dir, "ref.db"))...)
+	ref := runPaybridge(t, bin, args(filepath.Join(dir, "ref.db"))...)
 	want := decodePay(t, ref.stdout)
 	// Scale the clock so hop 1 takes about 10 real seconds.
 	start, _ := time.Parse(time.RFC3339Nano, want.Events[1].At)
@@ -223,12 +223,12 @@ func TestPayKilledMidHop(t *testing.T) {
 	}
 	cmd.Wait()
 
-	r := runLedgerBin(t, bin, "payments", "list", "--db", db, "--json")
+	r := runPaybridge(t, bin, "payments", "list", "--db", db, "--json")
 	var rows []struct{ ID, State string }
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0].State != "running" {
 		t.Fatalf("after kill -9: %v %s %s (want one running payment)", err, r.stdout, r.stderr)
 	}
-	r = runLedgerBin(t, bin, "payments", "recover", "--db", db, "--json", "--clock", "scaled:100000")
+	r = runPaybridge(t, bin, "payments", "recover", "--db", db, "--json", "--clock", "scaled:100000")
 	var got []json.RawMessage
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 1 {
 		t.Fatalf("recover: exit %d %v %s %s", r.code, err, r.stdout, r.stderr)
@@ -242,7 +242,7 @@ func TestPayKilledMidHop(t *testing.T) {
 	if string(gotEv) != string(wantEv) {
 		t.Errorf("recovered timeline differs:\n%s\nwant\n%s", gotEv, wantEv)
 	}
-	if r = runLedgerBin(t, bin, "ledger", "verify", "--db", db); r.code != 0 {
+	if r = runPaybridge(t, bin, "ledger", "verify", "--db", db); r.code != 0 {
 		t.Errorf("ledger verify after kill and recover: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,23 +10,12 @@ import (
 // TestRiskEndToEnd builds the real binary and drives risk eval, scan, cases, case and resolve.
 func TestRiskEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "paybridge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPaybridge(t)
 	fixture := filepath.Join("..", "..", "risk", "dataset", "testdata", "amlsim-small")
 	run := func(args ...string) (string, string, int) {
-		cmd := exec.Command(bin, args...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
+		t.Helper()
+		r := runPaybridge(t, bin, args...)
+		return r.stdout, r.stderr, r.code
 	}
 	out, errs, code := run("risk", "eval", "--format", "amlsim", fixture, "--json")
 	if code != 0 {

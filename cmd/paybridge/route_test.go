@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,24 +10,11 @@ import (
 // the way a user does: the seed's question, JSON output, determinism, and
 // every kind of bad input (exit 2, one line naming the flag).
 func TestRouteEndToEnd(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "paybridge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPaybridge(t)
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return stdout.String(), stderr.String(), code
+		r := runPaybridge(t, bin, args...)
+		return r.stdout, r.stderr, r.code
 	}
 	seed := []string{"route", "--from", "alipay.huabei", "--to", "wechat.change", "--to-holder", "friend", "--amount", "1000"}
 

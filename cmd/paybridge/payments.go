@@ -30,6 +30,9 @@ var virtualEpoch = time.Date(2023, 5, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*36
 // worldFlags are the flags every payment command shares.
 type worldFlags struct {
 	db, ecosystem, fund string
+	// wrapClock, if set, wraps the clock the executor runs on (serve runs
+	// it on a clock that never blocks). Not a flag.
+	wrapClock func(clock.Clock) clock.Clock
 }
 
 func (w *worldFlags) register(fl *pflag.FlagSet) {
@@ -92,6 +95,9 @@ func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy com
 		clk = scaled
 	default:
 		clk = clock.Real{}
+	}
+	if f.wrapClock != nil {
+		clk = f.wrapClock(clk)
 	}
 	led, err := ledger.Open(ctx, s, clk, ledger.Options{})
 	if err != nil {

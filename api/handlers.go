@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,12 +20,6 @@ import (
 	"github.com/paybridge/paybridge/payment"
 	"github.com/paybridge/paybridge/route"
 )
-
-//go:embed openapi.json
-var openAPIDoc []byte
-
-// OpenAPI returns the OpenAPI 3.1 document the server serves.
-func OpenAPI() []byte { return openAPIDoc }
 
 // access is what a route requires of its caller.
 type access int

@@ -128,7 +128,7 @@ func New(cfg Config) *Server {
 	}
 	for _, p := range cfg.Executor.List() {
 		if p.Spec.Key != "" {
-			s.idem.Store(p.Spec.Key, idem{})
+			s.idem.Store(p.Spec.Key, idem{id: p.ID})
 		}
 	}
 	s.metrics = newMetrics(cfg.Registry, s)

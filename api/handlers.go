@@ -483,33 +483,39 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalOf(r.Context())
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > payment.MaxKeyLen {
+		return invalid("Idempotency-Key", "Idempotency-Key is %d bytes, more than %d", len(key), payment.MaxKeyLen)
+	}
+	var sum [32]byte
+	if key != "" {
+		bj, _ := json.Marshal(b)
+		sum = sha256.Sum256(bj)
+		if v, ok := s.idem.Load(key); ok {
+			// A retry: the same payment, without re-planning (its plan may
+			// have expired, the server may have restarted).
+			prev := v.(idem)
+			if prev.known && prev.sum != sum {
+				return conflict("Idempotency-Key %s was used with another request body", quote(key))
+			}
+			pay, err := s.cfg.Executor.Get(prev.id)
+			if err != nil {
+				return err
+			}
+			if !p.seesPayment(s.cfg.Ecosystem, pay.Spec) {
+				return conflict("Idempotency-Key %s belongs to another caller's payment", quote(key))
+			}
+			return s.writePayment(w, pay, http.StatusOK)
+		}
+	}
 	req, err := s.request(p, b)
 	if err != nil {
 		return err
 	}
-	req.Key = r.Header.Get("Idempotency-Key")
-	if len(req.Key) > payment.MaxKeyLen {
-		return invalid("Idempotency-Key", "Idempotency-Key is %d bytes, more than %d", len(req.Key), payment.MaxKeyLen)
-	}
-	replay, stored := false, false
-	if req.Key != "" {
-		bj, _ := json.Marshal(b)
-		seen := idem{sum: sha256.Sum256(bj), known: true}
-		prev, loaded := s.idem.LoadOrStore(req.Key, seen)
-		if loaded {
-			if pv := prev.(idem); pv.known && pv.sum != seen.sum {
-				return conflict("Idempotency-Key %s was used with another request body", quote(req.Key))
-			}
-			replay = true
-		}
-		stored = !loaded
-	}
+	req.Key = key
 	// The commit is not abandoned if the client goes away.
 	pay, err := s.cfg.Executor.Create(context.WithoutCancel(r.Context()), req)
 	if err != nil {
-		if stored {
-			s.idem.Delete(req.Key) // nothing was created with it
-		}
 		var re *payment.RequestError
 		if errors.As(err, &re) {
 			if re.Field == "key" {
@@ -517,24 +523,28 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 			}
 			return invalid(jsonField(re.Field), "%s: %s", jsonField(re.Field), re.Reason)
 		}
-		if req.Key != "" && strings.Contains(err.Error(), "is being created") {
-			return conflict("Idempotency-Key %s: the first request with it is still being created; retry", quote(req.Key))
+		if key != "" && strings.Contains(err.Error(), "is being created") {
+			return conflict("Idempotency-Key %s: the first request with it is still being created; retry", quote(key))
 		}
 		return err
 	}
 	if !p.seesPayment(s.cfg.Ecosystem, pay.Spec) {
-		return conflict("Idempotency-Key %s belongs to another caller's payment", quote(req.Key))
+		return conflict("Idempotency-Key %s belongs to another caller's payment", quote(key))
+	}
+	if key != "" {
+		s.idem.Store(key, idem{sum: sum, known: true, id: pay.ID})
 	}
 	s.metrics.created(pay)
 	s.sched.add(pay)
 	s.poller.Notify()
+	return s.writePayment(w, pay, http.StatusCreated)
+}
+
+// writePayment answers with a payment: a rejected one is a 422 refusal.
+func (s *Server) writePayment(w http.ResponseWriter, pay *payment.Payment, status int) error {
 	if pay.State == payment.StateRejected {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRefused, Message: pay.Reason,
 			Details: map[string]any{"findings": refusingFindings(pay), "payment": viewPayment(pay)}}
-	}
-	status := http.StatusCreated
-	if replay {
-		status = http.StatusOK
 	}
 	w.Header().Set("Location", "/v1/payments/"+pay.ID)
 	writeJSON(w, status, viewPayment(pay))
@@ -547,6 +557,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 type idem struct {
 	sum   [32]byte
 	known bool
+	id    string // the payment
 }
 
 // visiblePayment returns payment {id} if the caller sees it.

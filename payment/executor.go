@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
 		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
+	x.memo.eco = x.eco
 	if x.rules == nil {
 		x.rules = route.NoRules{}
 	}
@@ -326,6 +327,11 @@ func (x *Executor) forget(id string) {
 // or with its rejection.
 func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) (*Payment, error) {
 	p.Spec = *spec
+	if r := spec.Route; r != nil {
+		// created, started and posted per hop, terminal (and room for a failure)
+		p.Events = make([]Event, 0, 2*len(r.Hops)+3)
+		p.hops = make([]hopRun, 0, len(r.Hops))
+	}
 	created := Event{Type: EventCreated, At: spec.Start, Spec: spec}
 	reason := findings
 	if reason == "" {
@@ -423,8 +429,13 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 // one (nil if there is none).
 func (x *Executor) pick(q route.Query, req Request) (*route.Route, error) {
 	if len(req.Channels) > 0 {
-		r, err := route.Evaluate(x.eco, q, req.Channels, x.rules)
-		return r, requestErr(err)
+		// Check is Evaluate without the time statistics, which are
+		// memoised separately (timesOf): the same route, a fraction of the cost.
+		r, err := route.Check(x.eco, q, req.Channels, x.rules)
+		if err != nil {
+			return nil, requestErr(err)
+		}
+		return r, x.memo.timesOf(r, q.At)
 	}
 	res, err := route.Plan(x.eco, q, x.rules)
 	if err != nil {

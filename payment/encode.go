@@ -41,7 +41,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"attempt", int64(ev.Attempt)}, {"amount_fen", ev.AmountFen}, {"fee_fen", ev.FeeFen}} {
+	}{{"attempt", int64(ev.Attempt)}, {"amount_fen", ev.AmountFen}, {"credit_share_bps", ev.CreditShareBps}, {"fee_fen", ev.FeeFen}} {
 		if f.v != 0 {
 			b = append(b, `,"`...)
 			b = append(b, f.name...)

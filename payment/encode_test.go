@@ -18,6 +18,7 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 		{Seq: 9, Payment: "p000002", At: epoch.Add(time.Nanosecond), Type: EventHopStarted, Hop: 3, Attempt: 2, AmountFen: 99_900, FeeFen: 100,
 			TransferIDs: []ledger.TransferID{1 << 62, 1<<62 | 7}, Due: &due, Down: "unionpay",
 			Counters: []ledger.CounterDelta{{Key: "pay/day/20230505/me/c:x", Delta: 5, MaxValue: 9}}},
+		{Payment: "p000004", At: epoch, Type: EventHopPosted, Hop: 2, AmountFen: 99_900, CreditShareBps: 10_000, TransferIDs: []ledger.TransferID{1 << 62}},
 		{Payment: "p000003", At: epoch.UTC(), Type: EventHopFailed, Hop: 1, TransferIDs: []ledger.TransferID{}, Reason: "quote \" < & > \\ \n 中文 \x00"},
 	} {
 		got, err := appendEvent(nil, &ev)
@@ -32,7 +33,8 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatal(err)
 		}
-		if !back.At.Equal(ev.At) || back.Reason != ev.Reason || !reflect.DeepEqual(back.Counters, ev.Counters) || back.Hop != ev.Hop {
+		if !back.At.Equal(ev.At) || back.Reason != ev.Reason || !reflect.DeepEqual(back.Counters, ev.Counters) || back.Hop != ev.Hop ||
+			back.AmountFen != ev.AmountFen || back.CreditShareBps != ev.CreditShareBps {
 			t.Errorf("round trip: %+v\nwant %+v", back, ev)
 		}
 	}

@@ -410,8 +410,10 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	}
 	spec = &Spec{From: req.From, To: req.To, FromHolder: fromH, ToHolder: toH, AmountFen: req.AmountFen,
 		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r, routeJSON: routeJSON}
-	if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
-		spec.CreditShareBps = money.MulRatioFloor(10_000, a.CreditShareFen, a.BalanceFen)
+	if src, ok := x.eco.Product(req.From); ok && src.Kind == ecosystem.ProductCredit {
+		spec.CreditShareBps = money.BasisPointsPerUnit // drawn on a credit line: all credit
+	} else if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
+		spec.CreditShareBps = min(money.MulRatioFloor(money.BasisPointsPerUnit, a.CreditShareFen, a.BalanceFen), money.BasisPointsPerUnit)
 	}
 	if r == nil {
 		return spec, "no route moves this money", nil

@@ -258,7 +258,7 @@ func (x *Executor) postHop(t *txn, k int, at time.Time) {
 func (x *Executor) postStarted(t *txn, k int, at time.Time, amountFen, feeFen int64, pending []ledger.TransferID) {
 	hop := t.p.Spec.Route.Hops[k-1]
 	ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
-	ev := Event{Type: EventHopPosted, At: at, Hop: k}
+	ev := Event{Type: EventHopPosted, At: at, Hop: k, AmountFen: amountFen, CreditShareBps: t.p.Spec.CreditShareBps}
 	for i, l := range hopLegs(ends, amountFen, feeFen) {
 		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferPostPending, PendingID: pending[i], AmountFen: l.amountFen}))
 	}

@@ -107,9 +107,11 @@ type Spec struct {
 	OnFailure  string    `json:"on_failure"`
 	FailHop    int       `json:"fail_hop,omitempty"`
 	Start      time.Time `json:"start"`
-	// CreditShareBps is the credit-derived share of the source account's
-	// balance when the payment was created (the ledger's provenance), in
-	// basis points: what the money moving carries, pro rata.
+	// CreditShareBps is the credit-derived share of the money the payment
+	// moves, in basis points (0..10000): 10000 when the source product is a
+	// credit line (Huabei: every fen drawn is credit), else the source
+	// account's provenance when the payment was created (the ledger's
+	// credit-derived share of its balance); the money carries it pro rata.
 	CreditShareBps int64        `json:"credit_share_bps,omitempty"`
 	Route          *route.Route `json:"route,omitempty"`
 	// routeJSON is Route encoded once (memoised routes are shared).
@@ -146,9 +148,13 @@ type Event struct {
 	TransferIDs []ledger.TransferID `json:"transfer_ids"`
 	Reason      string              `json:"reason,omitempty"`
 	Attempt     int                 `json:"attempt,omitempty"`
-	// AmountFen is what enters the hop (hop_started), or what a reversal
-	// brought back to the origin (reversal).
+	// AmountFen is what enters the hop (hop_started, hop_posted), or what
+	// a reversal brought back to the origin (reversal).
 	AmountFen int64 `json:"amount_fen,omitempty"`
+	// CreditShareBps is the credit-derived share of the money the hop
+	// moved (hop_posted), 0..10000: the spec's CreditShareBps, since fees
+	// take from credit-derived and other money pro rata.
+	CreditShareBps int64 `json:"credit_share_bps,omitempty"`
 	// FeeFen is the hop's fee (hop_started) or the fees refunded (reversal).
 	FeeFen int64 `json:"fee_fen,omitempty"`
 	// Due is when a started hop settles or fails.

@@ -59,6 +59,7 @@ type Config struct {
 type Executor struct {
 	eco   *ecosystem.Ecosystem
 	rules route.RuleChecker
+	guard HopGuard
 	led   *ledger.Engine
 	clk   clock.Clock
 	loc   *time.Location
@@ -91,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			loc = l
 		}
 	}
-	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
+	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, guard: cfg.Guard, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
 		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
 	x.memo.eco = x.eco
 	if x.rules == nil {
@@ -335,6 +336,34 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 	created := Event{Type: EventCreated, At: spec.Start, Spec: spec}
 	reason := findings
 	if reason == "" {
+		// The guard is asked before hop 1 holds anything: a refusal rejects
+		// the payment, a hold pauses it, with nothing moved either way.
+		switch d := x.askGuard(ctx, p, 1, 0, spec.Start, spec.AmountFen); d.Action {
+		case GuardRefuse:
+			reason = guardReason(d)
+			t := x.newTxn(p)
+			t.event(created)
+			t.event(Event{Type: EventHopFailed, At: spec.Start, Hop: 1, Reason: reason})
+			t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
+			if _, err := x.commit(ctx, t); err != nil {
+				return nil, err
+			}
+			return p.snapshot(), nil
+		case GuardHold:
+			t := x.newTxn(p)
+			t.event(created)
+			t.event(Event{Type: EventHeld, At: spec.Start, Hop: 1, Reason: guardReason(d)})
+			r, err := x.commit(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			if r == "" {
+				return p.snapshot(), nil
+			}
+			reason = r
+		}
+	}
+	if reason == "" {
 		// The first hop's holds go in the created commit; if the ledger
 		// refuses them (funds, a frozen account, a limit raced away) the
 		// payment is rejected with nothing moved.
@@ -346,7 +375,7 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 			if reason = x.startHop(t, 1, 0, spec.Start, spec.AmountFen); reason != "" {
 				break
 			}
-			merged := merge && x.runOn(t, 1, spec.Start)
+			merged := merge && x.runOn(ctx, t, 1, spec.Start)
 			var err error
 			if reason, err = x.commit(ctx, t); err != nil {
 				return nil, err

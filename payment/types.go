@@ -191,6 +191,8 @@ type Payment struct {
 	nextTransfer uint64
 	refundedFen  int64 // returned to the origin by reversals
 	feeBackFen   int64 // fees refunded by reversals
+	// asked holds the guard's decisions by (hop, attempt) in this process.
+	asked map[[2]int]GuardDecision
 }
 
 // DeliveredFen is what reached the destination: the last hop's amount
@@ -217,8 +219,9 @@ func (p *Payment) FeeFen() int64 {
 // RefundedFen is what reversals brought back to the origin.
 func (p *Payment) RefundedFen() int64 { return p.refundedFen }
 
-// Terminal reports whether the payment is in a terminal state.
-func (p *Payment) Terminal() bool { return p.State != StateRunning }
+// Terminal reports whether the payment is in a terminal state (not
+// running and not held).
+func (p *Payment) Terminal() bool { return p.State != StateRunning && p.State != StateHeld }
 
 // Hops returns the number of hops of the payment's route (0 if rejected before one was chosen).
 func (p *Payment) Hops() int {

@@ -382,8 +382,8 @@ func newPaymentsActCmd(action string) *cobra.Command {
 		"refund": "Return a stranded or held payment's money to its origin",
 	}[action]
 	cmd := &cobra.Command{
-		Use:     action + " ID",
-		Short:   short,
+		Use:   action + " ID",
+		Short: short,
 		Long: short + ". Only a stranded or held payment can be " + map[string]string{
 			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (the risk guard, if one is wired, is asked again). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
 			"refund": "refunded: the posted hops are reversed (fees back where the channel refunds them); a payment held before its first hop had moved nothing.",

@@ -1,11 +1,13 @@
 package payment
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/paybridge/paybridge/compliance"
 	"github.com/paybridge/paybridge/ledger"
 )
 
@@ -60,4 +62,32 @@ func FuzzAppendEvent(f *testing.F) {
 			t.Fatalf("appendEvent %s, encoding/json %s", b, want)
 		}
 	})
+}
+
+// TestAppendSpecMatchesEncodingJSON: the hand-written spec encoder gives
+// the bytes encoding/json gives for Spec's fields.
+func TestAppendSpecMatchesEncodingJSON(t *testing.T) {
+	type plain Spec // no MarshalJSON
+	w := newWorld(t, compliance.PolicyStrict)
+	p, err := w.x.Pay(context.Background(), Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 10_000, Channels: fourHops, Key: "k\"<1>", FailHop: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Spec{
+		{},
+		{Num: 7, Key: "中文 \x00", From: "a", To: "b", FromHolder: "me", ToHolder: "you", AmountFen: -1, Seed: 1 << 63, OnFailure: "strand", FailHop: 3, Start: epoch, CreditShareBps: 10_000},
+		p.Spec,
+	} {
+		got, err := s.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(plain(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("appendSpec:\n%s\nencoding/json:\n%s", got, want)
+		}
+	}
 }

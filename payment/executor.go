@@ -234,10 +234,11 @@ func (p *Payment) snapshot() *Payment {
 	return &c
 }
 
-// Pay creates a payment and runs it to a terminal state.
+// Pay creates a payment and runs it to a terminal state (or until it is
+// held).
 func (x *Executor) Pay(ctx context.Context, req Request) (*Payment, error) {
-	p, err := x.Create(ctx, req)
-	if err != nil || p.Terminal() {
+	p, err := x.create0(ctx, req, false)
+	if err != nil || p.State != StateRunning {
 		return p, err
 	}
 	return x.Run(ctx, p.ID)
@@ -249,6 +250,12 @@ func (x *Executor) Pay(ctx context.Context, req Request) (*Payment, error) {
 // recorded as rejected (not an error). Errors: *RequestError for a bad
 // request, the ledger's errors.
 func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
+	return x.create0(ctx, req, true)
+}
+
+// create0 is Create; without snap, a payment left running is returned as a
+// stub with only its id and state (Pay runs it on and snapshots it then).
+func (x *Executor) create0(ctx context.Context, req Request, snap bool) (*Payment, error) {
 	if len(req.Key) > MaxKeyLen {
 		return nil, &RequestError{"key", fmt.Sprintf("%d bytes, more than %d", len(req.Key), MaxKeyLen)}
 	}
@@ -276,11 +283,14 @@ func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
 	x.mu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, err := x.create(ctx, e.p, spec, findings)
-	if err != nil {
+	if err := x.create(ctx, e.p, spec, findings); err != nil {
 		x.forget(e.p.ID) // nothing committed: no trace
+		return nil, err
 	}
-	return p, err
+	if !snap && e.p.State == StateRunning {
+		return &Payment{ID: e.p.ID, State: e.p.State}, nil
+	}
+	return e.p.snapshot(), nil
 }
 
 // byKey returns the payment an earlier request with req's key created
@@ -326,7 +336,7 @@ func (x *Executor) forget(id string) {
 
 // create commits a new payment's created event with its first hop's holds,
 // or with its rejection.
-func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) (*Payment, error) {
+func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) error {
 	p.Spec = *spec
 	if r := spec.Route; r != nil {
 		// created, started and posted per hop, terminal (and room for a failure)
@@ -346,19 +356,19 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 			t.event(Event{Type: EventHopFailed, At: spec.Start, Hop: 1, Reason: reason})
 			t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
 			if _, err := x.commit(ctx, t); err != nil {
-				return nil, err
+				return err
 			}
-			return p.snapshot(), nil
+			return nil
 		case GuardHold:
 			t := x.newTxn(p)
 			t.event(created)
 			t.event(Event{Type: EventHeld, At: spec.Start, Hop: 1, Reason: guardReason(d)})
 			r, err := x.commit(ctx, t)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if r == "" {
-				return p.snapshot(), nil
+				return nil
 			}
 			reason = r
 		}
@@ -378,10 +388,10 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 			merged := merge && x.runOn(ctx, t, 1, spec.Start)
 			var err error
 			if reason, err = x.commit(ctx, t); err != nil {
-				return nil, err
+				return err
 			}
 			if reason == "" {
-				return p.snapshot(), nil
+				return nil
 			}
 			if !merged {
 				break
@@ -392,9 +402,9 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 	t.event(created)
 	t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
 	if _, err := x.commit(ctx, t); err != nil {
-		return nil, err
+		return err
 	}
-	return p.snapshot(), nil
+	return nil
 }
 
 // plan validates the request and returns the spec with its route; findings

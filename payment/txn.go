@@ -18,10 +18,10 @@ type txn struct {
 }
 
 func (x *Executor) newTxn(p *Payment) *txn {
-	// Room for a hop's posts and the next hop's holds (six rows each at
-	// most) and their events, so that the common commit allocates once.
+	// Room for a hop's posts or holds (four to six rows) and a few events,
+	// so that the common commit does not grow its slices.
 	return &txn{p: p, cur: x.eco.Currency, next: p.nextTransfer, events: make([]Event, 0, 4),
-		b: ledger.Batch{AllOrNone: true, Transfers: make([]ledger.Transfer, 0, 12)}}
+		b: ledger.Batch{AllOrNone: true, Transfers: make([]ledger.Transfer, 0, 8)}}
 }
 
 // transfer adds tr with the payment's next transfer id and the ledger's

@@ -118,23 +118,11 @@ type Spec struct {
 	routeJSON json.RawMessage
 }
 
-// MarshalJSON encodes the spec, splicing in the route's encoding when it
-// is already known (memoised routes are shared and encoded once).
-func (s Spec) MarshalJSON() ([]byte, error) {
-	type plain Spec
-	rj := s.routeJSON
-	if rj == nil {
-		return json.Marshal(plain(s))
-	}
-	s.Route = nil
-	b, err := json.Marshal(plain(s))
-	if err != nil {
-		return nil, err
-	}
-	b = append(b[:len(b)-1], `,"route":`...)
-	b = append(b, rj...)
-	return append(b, '}'), nil
-}
+// MarshalJSON encodes the spec as encoding/json would, without
+// reflection (a spec is written with every payment), splicing in the
+// route's encoding when it is already known (memoised routes are shared
+// and encoded once).
+func (s Spec) MarshalJSON() ([]byte, error) { return appendSpec(nil, &s) }
 
 // Event is one entry of a payment's timeline and of the outbox. It is
 // committed in the same ledger commit as the transfers it names.

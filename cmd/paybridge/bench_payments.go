@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,13 +44,18 @@ type benchPayFlags struct {
 
 // benchPayRun is one store's figures.
 type benchPayRun struct {
-	Store        string         `json:"store"`
-	Payments     int            `json:"payments"`
-	Seconds      float64        `json:"seconds"`
-	PaymentsPerS float64        `json:"payments_per_s"`
-	States       map[string]int `json:"states"`
-	Events       int            `json:"events"`
-	BooksClean   bool           `json:"books_clean"`
+	Store        string  `json:"store"`
+	Payments     int     `json:"payments"`
+	Seconds      float64 `json:"seconds"`
+	PaymentsPerS float64 `json:"payments_per_s"`
+	// CPUBusy is the share of GOMAXPROCS × wall time the Go scheduler
+	// spent not idle (runtime/metrics), and CPUMicrosPerPayment that busy
+	// time per payment: steadier than payments/s on a shared machine.
+	CPUBusy             float64        `json:"cpu_busy"`
+	CPUMicrosPerPayment float64        `json:"cpu_us_per_payment"`
+	States              map[string]int `json:"states"`
+	Events              int            `json:"events"`
+	BooksClean          bool           `json:"books_clean"`
 }
 
 // benchPayResult is what bench payments prints with --json.
@@ -181,6 +187,7 @@ func runBenchPayments(ctx context.Context, stdout io.Writer, f benchPayFlags) er
 	printPayRun := func(label string, r benchPayRun) {
 		fmt.Fprintf(stdout, "%-9s %.0f payments/s (%d payments in %.2f s, %d events; %v; books balance: %v)\n",
 			label, r.PaymentsPerS, r.Payments, r.Seconds, r.Events, r.States, r.BooksClean)
+		fmt.Fprintf(stdout, "%-9s %.0f µs of CPU per payment, CPUs %.0f%% busy\n", "", r.CPUMicrosPerPayment, 100*r.CPUBusy)
 	}
 	printPayRun("sqlite:", res.SQLite)
 	if res.Baseline != nil {
@@ -216,6 +223,7 @@ func benchPayStore(ctx context.Context, eco *ecosystem.Ecosystem, store ledger.S
 	var next atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
+	busy0, total0 := cpuSeconds()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range min(f.concurrency, n) {
@@ -247,10 +255,28 @@ func benchPayStore(ctx context.Context, eco *ecosystem.Ecosystem, store ledger.S
 	}
 	wg.Wait()
 	run.Seconds = time.Since(start).Seconds()
+	busy1, total1 := cpuSeconds()
+	if total1 > total0 {
+		run.CPUBusy = (busy1 - busy0) / (total1 - total0)
+	}
+	run.CPUMicrosPerPayment = 1e6 * (busy1 - busy0) / float64(n)
 	if firstErr != nil {
 		return run, firstErr
 	}
 	run.PaymentsPerS = float64(n) / run.Seconds
 	run.BooksClean = len(payment.CheckBooks(led.Accounts())) == 0
 	return run, nil
+}
+
+// cpuSeconds returns the CPU time the Go scheduler has spent busy (not
+// idle) and in total (GOMAXPROCS × wall time) since the process started,
+// as runtime/metrics estimates them.
+func cpuSeconds() (busy, total float64) {
+	ms := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+	metrics.Read(ms)
+	if ms[0].Value.Kind() != metrics.KindFloat64 || ms[1].Value.Kind() != metrics.KindFloat64 {
+		return 0, 0
+	}
+	total = ms[0].Value.Float64()
+	return total - ms[1].Value.Float64(), total
 }

@@ -221,7 +221,7 @@ type Feed struct {
 	Cursor  Cursor             // nil: OutboxCursor{Outbox}
 	Cases   risk.CaseStore     // nil: alerts are not filed
 	Applier risk.ActionApplier // nil: state actions are not applied
-	replay  uint64 // last seq observed into the engine in this process
+	replay  uint64             // last seq observed into the engine in this process
 }
 
 func (f *Feed) cursor() Cursor {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
 	"time"
 
@@ -54,7 +55,9 @@ type SQLiteStore struct{ db *sql.DB }
 
 // OpenSQLite opens (creating if needed) the case database at path.
 func OpenSQLite(path string) (*SQLiteStore, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(5000)")
+	// A file: URI with the path escaped, so names with '%', '?' or '#' work.
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "_pragma=busy_timeout(5000)"}
+	db, err := sql.Open("sqlite3", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("opening case database %s: %w", path, err)
 	}

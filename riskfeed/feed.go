@@ -162,6 +162,10 @@ type Result struct {
 	Decision risk.Decision `json:"decision"`
 	// Cases are the case ids the decision's alerts were filed into.
 	Cases []int64 `json:"cases,omitempty"`
+	// Applied lists the state actions the Applier carried out (or found
+	// already done); NotApplied the ones that did not apply, with why.
+	Applied    []string `json:"applied,omitempty"`
+	NotApplied []string `json:"not_applied,omitempty"`
 }
 
 // Cursor durably keeps how far a Feed has handled the outbox.
@@ -220,7 +224,7 @@ type Feed struct {
 	Conv    *Converter
 	Cursor  Cursor             // nil: OutboxCursor{Outbox}
 	Cases   risk.CaseStore     // nil: alerts are not filed
-	Applier risk.ActionApplier // nil: state actions are not applied
+	Applier risk.ActionApplier // nil: state actions are not applied; LedgerActions applies them on the ledger
 	replay  uint64             // last seq observed into the engine in this process
 }
 
@@ -299,13 +303,26 @@ func (f *Feed) handle(ctx context.Context, r *Result) error {
 	}
 	if f.Applier != nil {
 		for _, a := range r.Decision.Actions {
-			if a.Kind != risk.ActionFreeze {
+			if !stateAction(a.Kind) {
 				continue
 			}
-			if err := f.Applier.Apply(ctx, r.Decision.Subject, a, r.Decision); err != nil {
+			err := f.Applier.Apply(ctx, r.Decision.Subject, a, r.Decision)
+			switch {
+			case errors.Is(err, ErrNotApplicable):
+				r.NotApplied = append(r.NotApplied, err.Error())
+			case err != nil:
 				return err
+			default:
+				r.Applied = append(r.Applied, a.String())
 			}
 		}
 	}
 	return nil
+}
+
+// stateAction reports whether k changes a holder's state on the ledger
+// (and so goes to the Applier). downgrade_rating and report have no ledger
+// state: they stay in the decision and the case for their owners.
+func stateAction(k risk.ActionKind) bool {
+	return k == risk.ActionFreeze || k == risk.ActionCutCreditLimit
 }

@@ -81,7 +81,7 @@ func open(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cs.Close() })
-	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(eco), Cases: cs, Applier: Freezer{Ledger: led}}}
+	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(eco), Cases: cs, Applier: LedgerActions{Ledger: led}}}
 }
 
 func (w *world) pay(t *testing.T, from, to, fromHolder, toHolder, channel string, yuan int64, at time.Duration) {
@@ -169,12 +169,4 @@ func TestScenarioIntermediaryAndCycle(t *testing.T) {
 	if err != nil || len(rs) != 0 {
 		t.Fatalf("second poll: %d results, %v", len(rs), err)
 	}
-}
-
-func ruleIDs(d risk.Decision) []string {
-	var s []string
-	for _, m := range d.Matches {
-		s = append(s, m.RuleID)
-	}
-	return s
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// deposit product when the ledger is first seeded: 0 means
 	// DefaultOpeningFen, < 0 means none.
 	OpeningFen int64
+	// Guard, if set, is asked before each hop's hold commits (an inline risk
+	// check): see HopGuard and docs/payments.md.
+	Guard HopGuard
 }
 
 // Executor creates and runs payments on one ledger. It is safe for

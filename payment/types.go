@@ -18,10 +18,12 @@ import (
 	"github.com/paybridge/paybridge/route"
 )
 
-// States of a payment. Running is the only non-terminal one; a stranded
+// States of a payment. Running and held are the non-terminal ones (held:
+// a HopGuard paused it before a hop until Resume or Refund); a stranded
 // payment stays stranded until Resume or Refund acts on it.
 const (
 	StateRunning   = "running"
+	StateHeld      = "held"
 	StateCompleted = "completed"
 	StateRefunded  = "refunded"
 	StateStranded  = "stranded"
@@ -36,6 +38,7 @@ const (
 	EventHopFailed  = "hop_failed"
 	EventReversal   = "reversal"
 	EventResumed    = "resumed"
+	EventHeld       = "held" // a HopGuard paused the payment before a hop
 	EventCompleted  = "completed"
 	EventRefunded   = "refunded"
 	EventStranded   = "stranded"

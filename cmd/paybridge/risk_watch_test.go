@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,26 +60,7 @@ func TestRiskWatchEndToEnd(t *testing.T) {
 	bin := buildPaybridge(t)
 	eco := whatIfEcosystem(t, dir)
 	db, cases := filepath.Join(dir, "pay.db"), filepath.Join(dir, "risk.db")
-	start := time.Date(2023, 5, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
-	// pay runs one payment; a hop that fails by the channel's success
-	// probability is refunded and retried with the next seed, as a user
-	// would (the refunded attempt posts no hop, so the engine never sees it).
-	pay := func(from, to, fromHolder, toHolder, channel string, yuan int, at time.Duration) {
-		t.Helper()
-		var r binaryRun
-		for seed := 1; seed <= 10; seed++ {
-			r = runPaybridge(t, bin, "pay", "--db", db, "--ecosystem", eco, "--policy", "advisory",
-				"--from", from, "--to", to, "--from-holder", fromHolder, "--to-holder", toHolder,
-				"--channels", channel, "--amount", fmt.Sprint(yuan), "--seed", fmt.Sprint(seed),
-				"--at", start.Add(at).Format(time.RFC3339), "--json")
-			if r.code == 0 || !strings.Contains(r.stdout, `"state":"refunded"`) {
-				break
-			}
-		}
-		if r.code != 0 {
-			t.Fatalf("pay %s %s→%s: exit %d\n%s%s", channel, fromHolder, toHolder, r.code, r.stdout, r.stderr)
-		}
-	}
+	pay := payer(t, bin, eco, db)
 	watch := func(args ...string) binaryRun {
 		t.Helper()
 		r := runPaybridge(t, bin, append([]string{"risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases}, args...)...)
@@ -201,6 +185,88 @@ func TestRiskWatchEndToEnd(t *testing.T) {
 			t.Errorf("human output lacks %q:\n%s", s, human.stdout)
 		}
 	}
+}
+
+// payer returns a function running one 'paybridge pay' into db at a time
+// after 10:00 on the virtual epoch. A hop that fails by the channel's
+// success probability is refunded and retried with the next seed, as a
+// user would (the refunded attempt posts no hop, so the engine never sees it).
+func payer(t *testing.T, bin, eco, db string) func(from, to, fromHolder, toHolder, channel string, yuan int, at time.Duration) {
+	start := time.Date(2023, 5, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	return func(from, to, fromHolder, toHolder, channel string, yuan int, at time.Duration) {
+		t.Helper()
+		var r binaryRun
+		for seed := 1; seed <= 10; seed++ {
+			r = runPaybridge(t, bin, "pay", "--db", db, "--ecosystem", eco, "--policy", "advisory",
+				"--from", from, "--to", to, "--from-holder", fromHolder, "--to-holder", toHolder,
+				"--channels", channel, "--amount", fmt.Sprint(yuan), "--seed", fmt.Sprint(seed),
+				"--at", start.Add(at).Format(time.RFC3339), "--json")
+			if r.code == 0 || !strings.Contains(r.stdout, `"state":"refunded"`) {
+				break
+			}
+		}
+		if r.code != 0 {
+			t.Fatalf("pay %s %s→%s: exit %d\n%s%s", channel, fromHolder, toHolder, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestRiskWatchFollow runs watch --follow while payments arrive from other
+// processes, sees the intermediary scheme, and stops cleanly on SIGINT.
+func TestRiskWatchFollow(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildPaybridge(t)
+	eco := whatIfEcosystem(t, dir)
+	db, cases := filepath.Join(dir, "pay.db"), filepath.Join(dir, "risk.db")
+	pay := payer(t, bin, eco, db)
+	pay("alipay.balance", "alipay.balance", "me", "friend", "alipay_transfer", 200, time.Minute) // creates the ledger
+	cmd := exec.Command(bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--follow", "--interval", "50ms", "--json")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for i, p := range []string{"p1", "p2", "p3", "p4"} {
+		pay("alipay.balance", "alipay.balance", p, "mid", "alipay_transfer", 5000, time.Duration(10+i)*time.Minute)
+	}
+	for i, q := range []string{"q1", "q2", "q3", "q4"} {
+		pay("alipay.balance", "alipay.balance", "mid", q, "alipay_transfer", 4400, time.Duration(30+i)*time.Minute)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), `"family":"gather-scatter"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch --follow found no gather-scatter in 30 s\nstdout %s\nstderr %s", stdout.String(), stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch --follow after SIGINT: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "alerts filed") {
+		t.Errorf("no summary after SIGINT: %q", stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestRiskWatchUsage checks watch's errors name the flag and exit 2.

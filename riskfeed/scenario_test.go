@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func open(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cs.Close() })
-	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(eco), Cases: cs, Applier: Freezer{Ledger: led}}}
+	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(eco), Cases: cs, Applier: LedgerActions{Ledger: led}}}
 }
 
 func (w *world) pay(t *testing.T, from, to, fromHolder, toHolder, channel string, yuan int64, at time.Duration) {
@@ -164,17 +165,34 @@ func TestScenarioIntermediaryAndCycle(t *testing.T) {
 			t.Errorf("cycle holders %v lack %s (all patterns %v)", cy, h, got)
 		}
 	}
+	// State actions went to the ledger: the cash-back's credit-cash-out
+	// asks to cut the payer's credit limit, and the shop has none.
+	notApplied := false
+	for _, r := range rs {
+		for _, s := range r.NotApplied {
+			notApplied = notApplied || strings.Contains(s, "taobao_shop") && strings.Contains(s, "no credit line")
+		}
+	}
+	if !notApplied {
+		t.Errorf("no result reports the limit cut that did not apply to taobao_shop")
+	}
 	// A second poll sees nothing new: the cursor was acknowledged.
 	rs, err = w.feed.Poll(ctx)
 	if err != nil || len(rs) != 0 {
 		t.Fatalf("second poll: %d results, %v", len(rs), err)
 	}
-}
-
-func ruleIDs(d risk.Decision) []string {
-	var s []string
-	for _, m := range d.Matches {
-		s = append(s, m.RuleID)
+	// A restarted feed (new engine, same ledger and cursor) rebuilds the
+	// engine's state from the whole outbox and reports nothing again.
+	before := w.feed.Engine.Stats()
+	fresh := &Feed{Outbox: w.feed.Outbox, Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(w.feed.Conv.eco), Cases: w.feed.Cases}
+	rs, err = fresh.Poll(ctx)
+	if err != nil || len(rs) != 0 {
+		t.Fatalf("restarted feed: %d results, %v", len(rs), err)
 	}
-	return s
+	if after := fresh.Engine.Stats(); after != before {
+		t.Errorf("restarted engine state %+v, want the running one's %+v", after, before)
+	}
+	if n := fresh.Conv.InFlight(); n != 0 {
+		t.Errorf("converter remembers %d finished payments", n)
+	}
 }

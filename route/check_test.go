@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
 )
 
 func TestCheckThenTimesIsEvaluate(t *testing.T) {
@@ -150,5 +151,18 @@ func TestStartKey(t *testing.T) {
 	// direct_transfer exists from some date after 2022-06-01 (TestEvaluateErrors).
 	if StartKey(&free, time.Date(2022, 6, 1, 12, 0, 0, 0, time.UTC)) == StartKey(&free, a) {
 		t.Error("a channel validity boundary between two starts: keys equal")
+	}
+}
+
+func TestConstrainsIsClearingOf(t *testing.T) {
+	for _, c := range []ecosystem.Clearing{
+		{}, {Mode: "realtime"}, {Mode: ecosystem.ClearingT1}, {Days: "weekdays"}, {Days: "all"},
+		{Windows: []ecosystem.Window{{Open: "09:00", Close: "17:00"}}},
+		{Windows: []ecosystem.Window{{Open: "17:00", Close: "09:00"}}},
+		{Windows: []ecosystem.Window{{Open: "nope", Close: "17:00"}}},
+	} {
+		if got, want := constrains(c), clearingOf(c) != nil; got != want {
+			t.Errorf("constrains(%+v) = %v; clearingOf says %v", c, got, want)
+		}
 	}
 }

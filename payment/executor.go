@@ -63,6 +63,8 @@ type Executor struct {
 	led   *ledger.Engine
 	clk   clock.Clock
 	loc   *time.Location
+	// clearingFree: no institution delays settlement (route.ClearingFree).
+	clearingFree bool
 
 	mu       sync.Mutex
 	entries  map[string]*entry
@@ -95,6 +97,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, guard: cfg.Guard, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
 		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
 	x.memo.eco = x.eco
+	x.clearingFree = route.ClearingFree(x.eco)
 	if x.rules == nil {
 		x.rules = route.NoRules{}
 	}

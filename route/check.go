@@ -168,3 +168,16 @@ func constrains(c ecosystem.Clearing) bool {
 	}
 	return false
 }
+
+// ClearingFree reports whether no institution of eco has a clearing
+// constraint (T+1, weekdays or windows): then Arrive(eco, loc, ch, start,
+// s) is start plus s seconds for every channel, and StartKey changes only
+// at channel validity dates.
+func ClearingFree(eco *ecosystem.Ecosystem) bool {
+	for _, in := range eco.Institutions {
+		if constrains(in.Clearing) {
+			return false
+		}
+	}
+	return true
+}

@@ -166,3 +166,27 @@ func TestConstrainsIsClearingOf(t *testing.T) {
 		}
 	}
 }
+
+func TestClearingFree(t *testing.T) {
+	eco, _ := testWorld(t, compliance.PolicyStrict)
+	if ClearingFree(eco) {
+		t.Error("testdata/world.yaml has clearing windows: ClearingFree says none")
+	}
+	free := *eco
+	free.Institutions = append(free.Institutions[:0:0], eco.Institutions...)
+	for i := range free.Institutions {
+		free.Institutions[i].Clearing = ecosystem.Clearing{}
+	}
+	free.Reindex() // lookups must see the copies
+	if !ClearingFree(&free) {
+		t.Fatal("no clearing constraint: ClearingFree says there is one")
+	}
+	loc, _ := time.LoadLocation(DefaultTimezone)
+	start := time.Date(2023, 5, 5, 18, 30, 0, 0, loc)
+	for i := range free.Channels {
+		ch := &free.Channels[i]
+		if got, want := Arrive(&free, loc, ch, start, 12345.678), start.Add(time.Duration(12345.678*float64(time.Second))); !got.Equal(want) {
+			t.Errorf("%s: Arrive %v, want start + latency %v", ch.ID, got, want)
+		}
+	}
+}

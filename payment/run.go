@@ -84,6 +84,9 @@ func (x *Executor) Run(ctx context.Context, id string) (*Payment, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.p
+	if x.ro && p.State == StateRunning {
+		return p.snapshot(), ErrReadOnly
+	}
 	for p.State == StateRunning {
 		if err := x.clk.WaitUntil(ctx, p.Due()); err != nil {
 			return p.snapshot(), err
@@ -98,6 +101,9 @@ func (x *Executor) Run(ctx context.Context, id string) (*Payment, error) {
 // Recover runs every payment left running (after a restart) to a terminal
 // state, concurrently, and returns them in creation order.
 func (x *Executor) Recover(ctx context.Context) ([]*Payment, error) {
+	if x.ro {
+		return nil, ErrReadOnly
+	}
 	var ids []string
 	for _, p := range x.List() {
 		if p.State == StateRunning {

@@ -304,3 +304,43 @@ func TestBenchPayments(t *testing.T) {
 		}
 	}
 }
+
+// TestPaymentsReadOnly: list, show, events and books never write: on a
+// ledger file that no payment was made with they say so (exit 2) and leave
+// the file as it was, and on a payments ledger they change nothing.
+func TestPaymentsReadOnly(t *testing.T) {
+	bin := buildPaybridge(t)
+	db := filepath.Join(t.TempDir(), "p.db")
+	if r := runPaybridge(t, bin, "pay", "--from", "alipay.balance", "--to", "wechat.change", "--amount", "100", "--db", db); r.code != 0 {
+		t.Fatalf("pay: exit %d\n%s", r.code, r.stderr)
+	}
+	commits := func(db string) string {
+		r := runPaybridge(t, bin, "ledger", "verify", "--db", db)
+		return strings.SplitN(r.stdout, "\n", 2)[0] // "ledger FILE: N commits, …"
+	}
+	before := commits(db)
+	for _, args := range [][]string{{"list"}, {"show", "p000001"}, {"events"}, {"books"}} {
+		if r := runPaybridge(t, bin, append(append([]string{"payments"}, args...), "--db", db)...); r.code != 0 {
+			t.Errorf("payments %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+	if after := commits(db); after != before {
+		t.Errorf("read commands committed: %q → %q", before, after)
+	}
+	// A ledger no payment was made with (bench ledger's): refused clearly,
+	// not seeded with payment accounts.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if r := runPaybridge(t, bin, "bench", "ledger", "--accounts", "2", "--transfers", "10", "--batch", "1", "--baseline-transfers", "0", "--db", other); r.code != 0 {
+		t.Fatalf("bench ledger: exit %d\n%s", r.code, r.stderr)
+	}
+	before = commits(other)
+	for _, args := range [][]string{{"list"}, {"show", "p000001"}, {"events"}, {"books"}} {
+		r := runPaybridge(t, bin, append(append([]string{"payments"}, args...), "--db", other)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "no payment was ever made") {
+			t.Errorf("payments %v on a ledger without payments: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if after := commits(other); after != before {
+		t.Errorf("read commands seeded a ledger without payments: %q → %q", before, after)
+	}
+}

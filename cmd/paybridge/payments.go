@@ -54,7 +54,12 @@ func (w *world) close() {
 // openWorld opens (or, unless mustExist, creates and seeds) the ledger and
 // the executor on a clock of spec. A virtual clock starts at at, or after
 // the ledger's last event, or at virtualEpoch.
-func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy compliance.Policy, spec clock.Spec, mustExist bool, at time.Time) (*world, error) {
+//
+// readOnly opens the executor read-only (payment.Config.ReadOnly): it
+// never writes to the ledger, so listing a ledger never seeds it. The
+// SQLite store itself has no read-only open yet, so the file is still
+// opened by a writer connection (which takes no lock until it commits).
+func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy compliance.Policy, spec clock.Spec, mustExist, readOnly bool, at time.Time) (*world, error) {
 	fund, err := money.ParseYuan(f.fund)
 	if err != nil {
 		return nil, usageErrorf("--fund: %v", err)
@@ -98,12 +103,15 @@ func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy com
 		s.Close()
 		return nil, usageErrorf("--db %s: %v", f.db, err)
 	}
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund})
+	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund, ReadOnly: readOnly})
 	if err != nil {
 		led.Close()
 		s.Close()
-		if errors.Is(err, payment.ErrOtherEcosystem) {
+		switch {
+		case errors.Is(err, payment.ErrOtherEcosystem):
 			return nil, usageErrorf("--ecosystem: %v (--db %s)", err, f.db)
+		case errors.Is(err, payment.ErrNotSeeded):
+			return nil, usageErrorf("--db %s: no payment was ever made with this ledger (paybridge pay makes them)", f.db)
 		}
 		return nil, err
 	}
@@ -279,13 +287,14 @@ a killed process left running, and read the event outbox in commit order.`,
 	root.AddCommand(cmd)
 }
 
-// openExisting opens an existing ledger on a virtual clock for reading.
-func openExisting(cmd *cobra.Command, f worldFlags, spec clock.Spec) (*world, error) {
+// openExisting opens an existing ledger on a clock of spec, read-only
+// (list, show, events, books) or to act on payments.
+func openExisting(cmd *cobra.Command, f worldFlags, spec clock.Spec, readOnly bool) (*world, error) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, time.Time{})
+	return openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, readOnly, time.Time{})
 }
 
 // paymentSummary is one row of payments list.
@@ -311,7 +320,7 @@ func newPaymentsListCmd() *cobra.Command {
 		Example: "  paybridge payments list\n  paybridge payments list --db /tmp/p.db --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}
@@ -348,7 +357,7 @@ func newPaymentsShowCmd() *cobra.Command {
 		Example: "  paybridge payments show p000001\n  paybridge payments show p000001 --json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}
@@ -395,7 +404,7 @@ func newPaymentsActCmd(action string) *cobra.Command {
 			if err != nil {
 				return usageErrorf("--clock: %v", err)
 			}
-			w, err := openExisting(cmd, f, spec)
+			w, err := openExisting(cmd, f, spec, false)
 			if err != nil {
 				return err
 			}
@@ -445,7 +454,7 @@ With --clock scaled:N the simulated clock resumes at the last recorded event.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			w, err := openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, time.Time{})
+			w, err := openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, false, time.Time{})
 			if err != nil {
 				return err
 			}
@@ -492,7 +501,7 @@ page, handles it and continues from the last seq it printed.`,
 			if limit < 1 || limit > ledger.MaxHistoryPage {
 				return usageErrorf("--limit %d: must be between 1 and %d", limit, ledger.MaxHistoryPage)
 			}
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}
@@ -537,7 +546,7 @@ is the negation of the house's record of it. Exit status 1 on a violation.
 		Example: "  paybridge payments books --db paybridge.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}

@@ -69,12 +69,14 @@ SIGINT or SIGTERM, and exits 0.
 {"seq","event":{…},"decision":{"verdict","score","actions","matches":[{"rule",
 "values","pattern":{"family","holders","members"}}],"features"},"cases":[ids]}.
 The summary goes to stderr.`,
-		Example: `  # Four payers' Huabei money gathered by one holder and paid on at 88%
-  paybridge pay --db pay.db --policy advisory ...        # (several payments)
+		Example: `  # Some payments into pay.db, then look at them
+  paybridge pay --db pay.db --from alipay.balance --to alipay.balance --to-holder friend --channels alipay_transfer --amount 200
   paybridge risk watch --db pay.db --cases risk.db
   paybridge risk cases --db risk.db
-  # Keep watching while payments arrive; one JSON line per finding
-  paybridge risk watch --db pay.db --cases risk.db --follow --interval 2s --json`,
+  # Keep watching while payments arrive from other shells; one JSON line per finding
+  paybridge risk watch --db pay.db --cases risk.db --follow --interval 2s --json
+  # A ledger seeded with another world (the what-if file pay used)
+  paybridge risk watch --db what-if.db --ecosystem what-if.yaml --cases risk.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRiskWatch(cmd, f) },
 	}

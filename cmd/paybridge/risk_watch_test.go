@@ -273,16 +273,32 @@ func (s *syncBuffer) String() string {
 func TestRiskWatchUsage(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildPaybridge(t)
+	ledgerDB, notDB := filepath.Join(dir, "pay.db"), filepath.Join(dir, "not.db")
+	if r := runPaybridge(t, bin, "pay", "--db", ledgerDB, "--from", "alipay.balance", "--to", "alipay.balance", "--to-holder", "friend",
+		"--channels", "alipay_transfer", "--amount", "200"); r.code != 0 {
+		t.Fatalf("pay: exit %d %s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(notDB, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		flag string
 	}{
+		{[]string{"--db", ledgerDB, "--ecosystem", "cn-facts"}, "--ecosystem"},
+		{[]string{"--db", notDB}, "--db " + notDB},
+		{[]string{"--db", ledgerDB, "--cases", filepath.Join(dir, "no", "such", "dir", "c.db")}, "--cases"},
 		{[]string{"--db", filepath.Join(dir, "missing.db")}, "--db"},
 		{[]string{"--db", ""}, "--db"},
 		{[]string{"--interval", "1ns"}, "--interval"},
 		{[]string{"--rules", filepath.Join(dir, "missing.yaml")}, "--rules"},
 	} {
 		r := runPaybridge(t, bin, append([]string{"risk", "watch", "--cases", filepath.Join(dir, "c.db")}, tc.args...)...)
+		if tc.flag == "--db "+notDB {
+			if b, _ := os.ReadFile(notDB); string(b) != "hello\n" {
+				t.Errorf("watch changed a file that is not a ledger: %q", b)
+			}
+		}
 		if r.code != 2 || !strings.Contains(r.stderr, tc.flag) {
 			t.Errorf("watch %v: exit %d, stderr %q; want exit 2 naming %s", tc.args, r.code, r.stderr, tc.flag)
 		}

@@ -2,8 +2,10 @@ package payment
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,6 +65,9 @@ func BenchmarkPayVirtual(b *testing.B) {
 			}
 			var seed, completed atomic.Uint64
 			workers := runtime.GOMAXPROCS(0) * 32
+			if n, err := strconv.Atoi(os.Getenv("PAYMENT_BENCH_PAYERS")); err == nil && n > 0 {
+				workers = n
+			}
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			var next atomic.Int64

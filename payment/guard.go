@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -41,3 +42,50 @@ const (
 	// compensated by its on-failure policy (rejected when it is hop 1).
 	GuardRefuse = "refuse"
 )
+
+// askGuard returns the guard's decision for attempt of hop k of p, which
+// would start at at with amountFen: allow when there is no guard. Each
+// (hop, attempt) is asked once per process: a commit the ledger refused and
+// retried hop by hop reuses the answer.
+func (x *Executor) askGuard(ctx context.Context, p *Payment, k, attempt int, at time.Time, amountFen int64) GuardDecision {
+	if x.guard == nil {
+		return GuardDecision{Action: GuardAllow}
+	}
+	key := [2]int{k, attempt}
+	if d, ok := p.asked[key]; ok {
+		return d
+	}
+	hop := p.Spec.Route.Hops[k-1]
+	hc := HopCheck{Payment: p.ID, FromHolder: hop.FromHolder, ToHolder: hop.ToHolder, Channel: hop.Channel,
+		FromProduct: hop.From, ToProduct: hop.To, Hop: k, At: at, AmountFen: amountFen, CreditShareBps: int(p.Spec.CreditShareBps)}
+	if pr, ok := x.eco.Product(hop.From); ok {
+		hc.FromInstitution = pr.Institution
+	}
+	if pr, ok := x.eco.Product(hop.To); ok {
+		hc.ToInstitution = pr.Institution
+	}
+	d := x.guard.CheckHop(ctx, hc)
+	switch d.Action {
+	case "", GuardAllow:
+		d.Action = GuardAllow
+	case GuardHold, GuardRefuse:
+	default:
+		// An answer the executor does not know pauses the payment: nothing
+		// moves until someone looks.
+		d = GuardDecision{Action: GuardHold, Rule: d.Rule, Reason: fmt.Sprintf("unknown guard action %q: %s", d.Action, d.Reason)}
+	}
+	if p.asked == nil {
+		p.asked = map[[2]int]GuardDecision{}
+	}
+	p.asked[key] = d
+	return d
+}
+
+// guardReason is the hop_failed or held reason of a guard's decision.
+func guardReason(d GuardDecision) string {
+	rule := d.Rule
+	if rule == "" {
+		rule = "guard"
+	}
+	return "risk: " + rule + ": " + d.Reason
+}

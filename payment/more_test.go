@@ -199,9 +199,13 @@ func TestProvenanceRecorded(t *testing.T) {
 			break
 		}
 	}
+	if p.Spec.CreditShareBps != 10_000 {
+		t.Errorf("a payment drawn on Huabei records credit share %d bps, want 10000", p.Spec.CreditShareBps)
+	}
 	if p.State != StateCompleted {
 		t.Skipf("the Huabei top-up is %s here (%s)", p.State, p.Reason)
 	}
+	checkPostedEvents(t, p)
 	a, _ := w.led.Account(HolderAccount("me", "alipay.balance"))
 	if a.CreditShareFen != 200_000 {
 		t.Fatalf("alipay.balance credit share %d, want 200000", a.CreditShareFen)
@@ -214,7 +218,33 @@ func TestProvenanceRecorded(t *testing.T) {
 	if q.Spec.CreditShareBps != want {
 		t.Errorf("recorded credit share %d bps, want %d", q.Spec.CreditShareBps, want)
 	}
+	checkPostedEvents(t, q)
 	w.checkBooks(t)
+}
+
+// checkPostedEvents: every hop_posted event carries its hop's amount (what
+// hop_started put in) and the payment's credit share.
+func checkPostedEvents(t *testing.T, p *Payment) {
+	t.Helper()
+	started := map[int]int64{}
+	posted := 0
+	for _, ev := range p.Events {
+		switch ev.Type {
+		case EventHopStarted:
+			started[ev.Hop] = ev.AmountFen
+		case EventHopPosted:
+			posted++
+			if ev.AmountFen == 0 || ev.AmountFen != started[ev.Hop] {
+				t.Errorf("%s hop %d posted %d fen; it started with %d", p.ID, ev.Hop, ev.AmountFen, started[ev.Hop])
+			}
+			if ev.CreditShareBps != p.Spec.CreditShareBps {
+				t.Errorf("%s hop %d posted credit share %d bps; the payment's is %d", p.ID, ev.Hop, ev.CreditShareBps, p.Spec.CreditShareBps)
+			}
+		}
+	}
+	if posted == 0 {
+		t.Errorf("%s: no hop_posted event", p.ID)
+	}
 }
 
 // TestFreeQuota: a channel's lifetime free fee quota is a ledger counter:

@@ -194,7 +194,8 @@ func viewPayment(p *payment.Payment) paymentView {
 }
 
 // printPayment prints a payment's summary and timeline, and returns a
-// failure (exit 1) unless it completed or is still running.
+// failure (exit 1) unless it completed or is still running (a held payment
+// is a failure: it waits for payments resume or refund).
 func printPayment(w io.Writer, p *payment.Payment, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -270,8 +271,8 @@ func init() {
 		Short: "List, show, resume, refund and recover payments in a ledger",
 		Long: `payments reads back what 'paybridge pay' recorded in the ledger database
 (every payment's events are committed with its money) and acts on payments:
-resume or refund a stranded one, recover the ones a killed process left
-running, and read the event outbox in commit order.`,
+resume or refund a stranded one or one the risk guard held, recover the ones
+a killed process left running, and read the event outbox in commit order.`,
 	}
 	cmd.AddCommand(newPaymentsListCmd(), newPaymentsShowCmd(), newPaymentsActCmd("resume"), newPaymentsActCmd("refund"),
 		newPaymentsRecoverCmd(), newPaymentsEventsCmd(), newPaymentsBooksCmd())
@@ -377,13 +378,16 @@ func newPaymentsActCmd(action string) *cobra.Command {
 	var asJSON bool
 	var clockFlag string
 	short := map[string]string{
-		"resume": "Retry the failed hop of a stranded payment and run it on",
-		"refund": "Return a stranded payment's money to its origin",
+		"resume": "Retry the failed hop of a stranded payment, or continue a held one, and run it on",
+		"refund": "Return a stranded or held payment's money to its origin",
 	}[action]
 	cmd := &cobra.Command{
-		Use:     action + " ID",
-		Short:   short,
-		Long:    short + ". Only a stranded payment can be " + map[string]string{"resume": "resumed: the hop gets a new attempt with its own draws.", "refund": "refunded: the posted hops are reversed (fees back where the channel refunds them)."}[action],
+		Use:   action + " ID",
+		Short: short,
+		Long: short + ". Only a stranded or held payment can be " + map[string]string{
+			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (the risk guard, if one is wired, is asked again). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
+			"refund": "refunded: the posted hops are reversed (fees back where the channel refunds them); a payment held before its first hop had moved nothing.",
+		}[action],
 		Example: "  paybridge payments " + action + " p000002",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -404,7 +408,7 @@ func newPaymentsActCmd(action string) *cobra.Command {
 			switch {
 			case errors.Is(err, payment.ErrNotFound):
 				return usageErrorf("payment %q: not in %s", args[0], f.db)
-			case errors.Is(err, payment.ErrState):
+			case errors.Is(err, payment.ErrState), errors.Is(err, payment.ErrGuardRefused):
 				return usageErrorf("payment %s: %v", args[0], err)
 			case err != nil:
 				return err

@@ -75,10 +75,11 @@ var ErrNoSpec = errors.New("riskfeed: hop of a payment whose created event was n
 // false (a created event is remembered, a started
 // hop's amount is remembered, a final event forgets the payment).
 //
-// The event's amount is what entered the hop when it started (the
-// hop_started event's amount), else the route's planned hop amount; its
-// credit share is the spec's (the source balance's provenance when the
-// payment was created), or all of it for money drawn from a credit product.
+// The event's amount and credit share are the hop_posted event's (what
+// entered the hop, and the credit-derived share of the money it moved).
+// For ledgers written before hop_posted carried them, the amount is the
+// hop_started event's (else the route's planned hop amount) and the share
+// the spec's, or all of it for money drawn from a credit product.
 func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 	switch ev.Type {
 	case payment.EventCreated:
@@ -123,23 +124,28 @@ func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 	if h.FromHolder == h.ToHolder && kind == risk.KindTransfer {
 		kind = risk.KindInternal
 	}
-	share := spec.CreditShareBps
-	if ev.Hop == 1 {
-		// Money drawn from a credit product is credit-derived by definition;
-		// the spec's share is the source balance's provenance, which a credit
-		// line (negative balance) does not carry.
-		if p, ok := c.eco.Product(h.From); ok && p.Kind == "credit" {
-			share = risk.MaxCreditShareBps
-		}
-	}
 	key := hopKey{ev.Payment, ev.Hop}
 	if c.posted[key] {
 		return risk.Event{}, false, nil
 	}
 	c.posted[key] = true
-	amount := h.AmountFen
-	if a, ok := c.started[key]; ok {
-		amount = a
+	share := ev.CreditShareBps
+	if share == 0 {
+		// Ledgers written before hop_posted carried the share: the spec's,
+		// and money drawn from a credit product is credit-derived by
+		// definition (older specs recorded the source balance's provenance,
+		// which a credit line's negative balance does not carry).
+		share = spec.CreditShareBps
+		if p, ok := c.eco.Product(h.From); ok && p.Kind == "credit" && ev.Hop == 1 {
+			share = risk.MaxCreditShareBps
+		}
+	}
+	amount := ev.AmountFen
+	if amount <= 0 {
+		amount = h.AmountFen
+		if a, ok := c.started[key]; ok {
+			amount = a
+		}
 	}
 	return risk.Event{
 		Time:           ev.At,

@@ -54,7 +54,11 @@ type world struct {
 	clk  *clock.Virtual
 }
 
-func open(t testing.TB) *world {
+func open(t testing.TB) *world { return openWith(t, false) }
+
+// openWith opens a world; guarded puts a Guard over the feed's engine in
+// the executor's path.
+func openWith(t testing.TB, guarded bool) *world {
 	t.Helper()
 	ctx := context.Background()
 	eco := whatIf(t)
@@ -73,7 +77,12 @@ func open(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { led.Close() })
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk})
+	en := risk.NewEngine(risk.DefaultRules())
+	cfg := payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk}
+	if guarded {
+		cfg.Guard = &Guard{Engine: en, Eco: eco}
+	}
+	x, err := payment.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +91,7 @@ func open(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cs.Close() })
-	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(eco), Cases: cs, Applier: LedgerActions{Ledger: led}}}
+	return &world{x: x, led: led, clk: clk, feed: &Feed{Outbox: payment.NewOutbox(led), Engine: en, Conv: NewConverter(eco), Cases: cs, Applier: LedgerActions{Ledger: led}}}
 }
 
 func (w *world) pay(t *testing.T, from, to, fromHolder, toHolder, channel string, yuan int64, at time.Duration) {

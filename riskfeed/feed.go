@@ -211,6 +211,11 @@ func (c StoreCursor) Save(ctx context.Context, seq uint64) error {
 	return c.Store.SetCursor(ctx, c.Name, seq)
 }
 
+// ErrCursorAhead is returned by Poll when the saved cursor lies beyond the
+// end of the outbox: the cursor was saved for another ledger (a payments
+// file recreated at the same path), so nothing would ever be reported.
+var ErrCursorAhead = errors.New("saved cursor beyond the end of the outbox")
+
 // Feed reads the payment outbox after its cursor and feeds the engine.
 //
 // The engine's state (windows, graph) lives in memory, so a Feed that starts
@@ -284,6 +289,9 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 			out = append(out, r)
 		}
 		f.replay = after
+	}
+	if f.replay < cursor {
+		return out, fmt.Errorf("%w: cursor at outbox seq %d, the outbox ends at %d", ErrCursorAhead, cursor, f.replay)
 	}
 	if last > cursor {
 		if err := cur.Save(ctx, last); err != nil {

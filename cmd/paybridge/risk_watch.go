@@ -55,7 +55,9 @@ The engine's windows and graph live in memory: each run replays the whole
 outbox to rebuild them, and reports and files only the hops after the cursor
 it saved in --cases on its previous run (named after the ledger file's
 absolute path). Re-running watch therefore files nothing new; an alert
-delivered twice after a crash is filed once. watch never writes to --db: it
+delivered twice after a crash is filed once. A ledger recreated at the same
+path needs a new --cases file: watch refuses a cursor beyond the ledger's
+end (exit 2), but cannot tell a recreated ledger that has grown past it. watch never writes to --db: it
 prints the state actions rules ask for (freeze, cut_credit_limit,
 downgrade_rating) but does not apply them to the ledger.
 
@@ -171,6 +173,9 @@ func watchPoll(ctx context.Context, cmd *cobra.Command, f watchFlags, feed *risk
 	}
 	feed.Outbox = payment.NewOutbox(w.led)
 	rs, err := feed.Poll(ctx)
+	if errors.Is(err, riskfeed.ErrCursorAhead) {
+		return usageErrorf("--cases %s: %v for --db %s (was that ledger recreated? use a new --cases file for it)", f.cases, err, f.world.db)
+	}
 	if err != nil {
 		return fmt.Errorf("risk watch --db %s: %w", f.world.db, err)
 	}

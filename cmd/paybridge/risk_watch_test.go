@@ -269,6 +269,38 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestRiskWatchRecreatedLedger: a case database whose cursor was saved for
+// a ledger since replaced at the same path is refused, naming --cases,
+// rather than silently reporting nothing.
+func TestRiskWatchRecreatedLedger(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildPaybridge(t)
+	db, cases := filepath.Join(dir, "pay.db"), filepath.Join(dir, "risk.db")
+	pay := func(yuan string) {
+		t.Helper()
+		if r := runPaybridge(t, bin, "pay", "--db", db, "--from", "alipay.balance", "--to", "alipay.balance", "--to-holder", "friend",
+			"--channels", "alipay_transfer", "--amount", yuan); r.code != 0 {
+			t.Fatalf("pay: exit %d %s", r.code, r.stderr)
+		}
+	}
+	pay("200")
+	pay("300")
+	if r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--cases", cases); r.code != 0 {
+		t.Fatalf("watch: exit %d %s", r.code, r.stderr)
+	}
+	matches, _ := filepath.Glob(db + "*")
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay("200")
+	r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--cases", cases)
+	if r.code != 2 || !strings.Contains(r.stderr, "--cases") || !strings.Contains(r.stderr, "beyond the end of the outbox") {
+		t.Errorf("watch over a recreated ledger: exit %d, %q; want exit 2 naming --cases", r.code, r.stderr)
+	}
+}
+
 // TestRiskWatchUsage checks watch's errors name the flag and exit 2.
 func TestRiskWatchUsage(t *testing.T) {
 	dir := t.TempDir()

@@ -64,6 +64,10 @@ func NewConverter(eco *ecosystem.Ecosystem) *Converter {
 	return &Converter{eco: eco, specs: map[string]*payment.Spec{}, started: map[hopKey]int64{}, posted: map[hopKey]bool{}}
 }
 
+// unpost forgets that a hop was converted, for a retry after the engine
+// refused its event.
+func (c *Converter) unpost(payment string, hop int) { delete(c.posted, hopKey{payment, hop}) }
+
 // InFlight is how many payments the converter remembers.
 func (c *Converter) InFlight() int { return len(c.specs) }
 
@@ -236,7 +240,8 @@ type Feed struct {
 	Cursor  Cursor             // nil: OutboxCursor{Outbox}
 	Cases   risk.CaseStore     // nil: alerts are not filed
 	Applier risk.ActionApplier // nil: state actions are not applied; LedgerActions applies them on the ledger
-	replay  uint64             // last seq observed into the engine in this process
+	replay  uint64             // last outbox seq taken into the engine in this process
+	pending []Result           // observed hops whose handling failed, retried first
 }
 
 func (f *Feed) cursor() Cursor {
@@ -256,10 +261,18 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	var out []Result
-	after := f.replay
-	var last uint64
+	// Hops observed by an earlier poll of this process whose handling
+	// failed: the engine has them, the case store and ledger may not.
+	for len(f.pending) > 0 {
+		r := f.pending[0]
+		if err := f.handle(ctx, &r); err != nil {
+			return out, fmt.Errorf("outbox seq %d: %w", r.Seq, err)
+		}
+		out = append(out, r)
+		f.pending = f.pending[1:]
+	}
 	for {
-		evs, err := f.Outbox.Read(ctx, after, pageSize)
+		evs, err := f.Outbox.Read(ctx, f.replay, pageSize)
 		if err != nil {
 			return out, err
 		}
@@ -267,34 +280,36 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 			break
 		}
 		for _, ev := range evs {
-			after, last = ev.Seq, ev.Seq
 			re, ok, err := f.Conv.Convert(ev)
 			if err != nil {
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
 			if !ok {
+				f.replay = ev.Seq
 				continue
 			}
 			d, err := f.Engine.Observe(re)
 			if err != nil {
+				f.Conv.unpost(ev.Payment, ev.Hop) // so that a retry converts it again
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
+			f.replay = ev.Seq // the engine has it: never observe it again
 			if ev.Seq <= cursor {
 				continue // handled by an earlier run: state rebuilt only
 			}
 			r := Result{Seq: ev.Seq, Event: re, Decision: d}
 			if err := f.handle(ctx, &r); err != nil {
+				f.pending = append(f.pending, r)
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
 			out = append(out, r)
 		}
-		f.replay = after
 	}
 	if f.replay < cursor {
 		return out, fmt.Errorf("%w: cursor at outbox seq %d, the outbox ends at %d", ErrCursorAhead, cursor, f.replay)
 	}
-	if last > cursor {
-		if err := cur.Save(ctx, last); err != nil {
+	if f.replay > cursor {
+		if err := cur.Save(ctx, f.replay); err != nil {
 			return out, err
 		}
 	}

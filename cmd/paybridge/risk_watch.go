@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,11 +18,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paybridge/paybridge/clock"
-	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/money"
 	"github.com/paybridge/paybridge/payment"
 	"github.com/paybridge/paybridge/risk"
 	"github.com/paybridge/paybridge/riskfeed"
+	"github.com/paybridge/paybridge/store/sqlite"
 )
 
 // Bounds of risk watch --interval.
@@ -57,15 +60,17 @@ it saved in --cases on its previous run (named after the ledger file's
 absolute path). Re-running watch therefore files nothing new; an alert
 delivered twice after a crash is filed once. A ledger recreated at the same
 path needs a new --cases file: watch refuses a cursor beyond the ledger's
-end (exit 2), but cannot tell a recreated ledger that has grown past it. watch never writes to --db: it
-prints the state actions rules ask for (freeze, cut_credit_limit,
+end (exit 2), but cannot tell a recreated ledger that has grown past it. watch never writes to --db (no
+seeding, no commits, no background indexing), so it can run beside 'pay':
+it prints the state actions rules ask for (freeze, cut_credit_limit,
 downgrade_rating) but does not apply them to the ledger.
 
 Without --follow, watch handles everything up to now and exits 0, whether or
 not it found anything (use --json and count lines to act on findings); 1 if
 the ledger cannot be read, 2 on bad usage. With --follow it then reopens the
 ledger every --interval to see payments other processes committed, until
-SIGINT or SIGTERM, and exits 0.
+SIGINT or SIGTERM, and exits 0; a failed poll (the file busy) is reported
+on stderr and retried.
 
 --json prints one JSON object per finding and line:
 {"seq","event":{…},"decision":{"verdict","score","actions","matches":[{"rule",
@@ -127,15 +132,20 @@ func runRiskWatch(cmd *cobra.Command, f watchFlags) error {
 		Cursor: riskfeed.StoreCursor{Store: cs, Name: "payments:" + abs},
 		Cases:  cs,
 	}
-	f.world.fund = "10000" // a ledger written by pay is already seeded: nothing is committed
 	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var total watchTotals
 	for {
 		if err := watchPoll(ctx, cmd, f, feed, out, &total); err != nil {
-			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-				break
+			var ue *usageError
+			switch {
+			case ctx.Err() != nil:
+				// Interrupted mid-poll: what was filed is durable; the
+				// cursor was not saved, so the next run files the rest.
+			case f.follow && !errors.As(err, &ue):
+				fmt.Fprintf(errw, "risk watch: poll failed, retrying in %s: %v\n", f.interval, err)
+			default:
+				return err
 			}
-			return err
 		}
 		if !f.follow {
 			break
@@ -159,11 +169,61 @@ type watchTotals struct {
 	cursor                 uint64
 }
 
+// watchLedger is a payments ledger opened for reading by watch.
+type watchLedger struct {
+	eco   *ecosystem.Ecosystem
+	store *sqlite.Store
+	led   *ledger.Engine
+}
+
+func (w *watchLedger) close() {
+	w.led.Close()
+	w.store.Close()
+}
+
+// openWatchLedger opens the payments ledger f.world.db without the
+// executor and without writing to it: no seeding, and no background
+// materialisation of the read tables (which another process writing the
+// same file may be doing), so watch can run beside 'paybridge pay' or a
+// server. The ledger must have been seeded for the --ecosystem world.
+func openWatchLedger(ctx context.Context, cmd *cobra.Command, f watchFlags) (*watchLedger, error) {
+	eco, err := resolveEcosystemFlag(cmd.ErrOrStderr(), "--ecosystem", f.world.ecosystem)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sqlite.Open(f.world.db, sqlite.Options{MustExist: true, IdleIndex: -1})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usageErrorf("--db %s: no such file (paybridge pay creates it)", f.world.db)
+	case err != nil:
+		return nil, usageErrorf("--db %s: cannot open as a ledger database: %v", f.world.db, err)
+	}
+	led, err := ledger.Open(ctx, s, clock.NewVirtual(virtualEpoch), ledger.Options{})
+	if err != nil {
+		s.Close()
+		return nil, usageErrorf("--db %s: %v", f.world.db, err)
+	}
+	w := &watchLedger{eco: eco, store: s, led: led}
+	recs, err := led.Records(ctx, payment.SetupKind, 0, 1)
+	switch {
+	case err != nil:
+		w.close()
+		return nil, fmt.Errorf("--db %s: %w", f.world.db, err)
+	case len(recs) == 0:
+		w.close()
+		return nil, usageErrorf("--db %s: a ledger without payments (paybridge pay seeds it on first use)", f.world.db)
+	case recs[0].Key != eco.ID:
+		w.close()
+		return nil, usageErrorf("--ecosystem: the ledger --db %s was seeded for ecosystem %q, not %q", f.world.db, recs[0].Key, eco.ID)
+	}
+	return w, nil
+}
+
 // watchPoll opens the ledger, runs one feed poll, prints the findings and
 // closes the ledger again, so that other processes' commits are seen on the
 // next poll and the file is not held between polls.
 func watchPoll(ctx context.Context, cmd *cobra.Command, f watchFlags, feed *riskfeed.Feed, out io.Writer, total *watchTotals) error {
-	w, err := openWorld(ctx, cmd, f.world, compliance.PolicyAdvisory, clock.Spec{Kind: "virtual"}, true, time.Time{})
+	w, err := openWatchLedger(ctx, cmd, f)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,13 @@
-// Package riskfeed turns payment outbox events into risk events and feeds
-// the risk engine: each posted hop of a payment becomes one risk.Event
-// (accounts, holders, amount, kind from the channel kind, credit share from
-// the ledger's provenance recorded when the payment was created). A Feed
-// reads the outbox after its cursor, calls Engine.Observe, files alerts into
-// a case store and acknowledges the cursor as a ledger counter.
+// Package riskfeed runs the risk engine on paybridge's own payments. A
+// Converter turns each posted hop in the payment outbox into one
+// risk.Event (accounts, holders, amount, kind from the channel kind,
+// credit-derived share). A Feed reads the outbox after its cursor (kept in
+// the ledger or in the case database), calls Engine.Observe, files alerts
+// into a case store and applies freeze and cut_credit_limit as ledger
+// operations (LedgerActions). Guard is the inline check the payment
+// executor asks before each hop (payment.HopGuard), over Engine.Check.
 //
-// Dependencies: payment, risk, ledger, ecosystem; only cmd depends on it.
+// Dependencies: payment, risk, ledger, ecosystem, money; only cmd depends on it.
 package riskfeed
 
 import (
@@ -227,8 +229,9 @@ var ErrCursorAhead = errors.New("saved cursor beyond the end of the outbox")
 // it, and files alerts and applies actions only for events after the
 // saved cursor. The cursor is saved after the events are handled, so a
 // crash in between delivers them again (at least once); the case store
-// files an (event, rule, holder) alert once and the Freezer's actions are
-// no-ops the second time, so redelivery changes nothing.
+// files an (event, rule, holder) alert once and LedgerActions are no-ops
+// the second time, so redelivery changes nothing. A hop whose filing or
+// action failed is retried first by the next Poll of the same Feed.
 //
 // Outbox may be replaced between polls (a watcher reopens the ledger to see
 // commits made by other processes); seqs are the ledger's, so the feed goes

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -38,6 +39,7 @@ type watchFlags struct {
 	cases    string
 	rules    string
 	follow   bool
+	apply    bool
 	interval time.Duration
 	asJSON   bool
 }
@@ -45,7 +47,7 @@ type watchFlags struct {
 func riskWatchCmd() *cobra.Command {
 	var f watchFlags
 	c := &cobra.Command{
-		Use:   "watch --db PAYMENTS.db [--cases FILE] [--rules FILE] [--follow] [--interval D] [--json]",
+		Use:   "watch --db PAYMENTS.db [--cases FILE] [--rules FILE] [--follow [--interval D] | --apply] [--json]",
 		Short: "Run the risk engine over the payments in a ledger and file its alerts into cases",
 		Long: `watch feeds every posted hop of the payments in --db (the ledger 'paybridge
 pay' writes) through the risk engine, in outbox order, prints each decision
@@ -60,10 +62,17 @@ it saved in --cases on its previous run (named after the ledger file's
 absolute path). Re-running watch therefore files nothing new; an alert
 delivered twice after a crash is filed once. A ledger recreated at the same
 path needs a new --cases file: watch refuses a cursor beyond the ledger's
-end (exit 2), but cannot tell a recreated ledger that has grown past it. watch never writes to --db (no
-seeding, no commits, no background indexing), so it can run beside 'pay':
-it prints the state actions rules ask for (freeze, cut_credit_limit,
-downgrade_rating) but does not apply them to the ledger.
+end (exit 2), but cannot tell a recreated ledger that has grown past it. Without --apply, watch never
+writes to --db (no seeding, no commits, no background indexing), so it can
+run beside 'pay': it prints the state actions rules ask for (freeze,
+cut_credit_limit, downgrade_rating) but does not apply them.
+
+--apply also carries out freeze and cut_credit_limit on the ledger, each as
+one ledger commit with its own risk.action record: a frozen holder's next
+payment is rejected; a cut credit line refuses draws beyond the new limit.
+Applying the same decision twice changes nothing. --apply commits to --db,
+so run it when no other process is writing that ledger; it cannot be
+combined with --follow.
 
 Without --follow, watch handles everything up to now and exits 0, whether or
 not it found anything (use --json and count lines to act on findings); 1 if
@@ -74,7 +83,7 @@ on stderr and retried.
 
 --json prints one JSON object per finding and line:
 {"seq","event":{…},"decision":{"verdict","score","actions","matches":[{"rule",
-"values","pattern":{"family","holders","members"}}],"features"},"cases":[ids]}.
+"values","pattern":{"family","holders","members"}}],"features"},"cases":[ids],"applied":[…],"not_applied":[…]}.
 The summary goes to stderr.`,
 		Example: `  # Some payments into pay.db, then look at them
   paybridge pay --db pay.db --from alipay.balance --to alipay.balance --to-holder friend --channels alipay_transfer --amount 200
@@ -82,6 +91,8 @@ The summary goes to stderr.`,
   paybridge risk cases --db risk.db
   # Keep watching while payments arrive from other shells; one JSON line per finding
   paybridge risk watch --db pay.db --cases risk.db --follow --interval 2s --json
+  # Freeze and cut credit lines as the rules ask (no other process writing pay.db)
+  paybridge risk watch --db pay.db --cases risk.db --apply
   # A ledger seeded with another world (the what-if file pay used)
   paybridge risk watch --db what-if.db --ecosystem what-if.yaml --cases risk.db`,
 		Args: cobra.NoArgs,
@@ -93,12 +104,16 @@ The summary goes to stderr.`,
 	fl.StringVar(&f.cases, "cases", risk.DefaultCaseDB, "case database file (created if missing); also keeps the watch cursor")
 	fl.StringVar(&f.rules, "rules", "", "rule file (default: the bundled rules, see 'paybridge risk rules')")
 	fl.BoolVar(&f.follow, "follow", false, "keep polling for new payments until SIGINT/SIGTERM")
+	fl.BoolVar(&f.apply, "apply", false, "apply freeze and cut_credit_limit to the ledger (commits to --db; not with --follow)")
 	fl.DurationVar(&f.interval, "interval", time.Second, "with --follow, time between polls (10ms..24h)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per finding and line")
 	return c
 }
 
 func runRiskWatch(cmd *cobra.Command, f watchFlags) error {
+	if f.apply && f.follow {
+		return usageErrorf("--apply and --follow: --apply commits to the ledger, which must not happen beside other writers; apply in a separate run")
+	}
 	if f.interval < minWatchInterval || f.interval > maxWatchInterval {
 		return usageErrorf("--interval %s: must be between %s and %s", f.interval, minWatchInterval, maxWatchInterval)
 	}
@@ -232,6 +247,9 @@ func watchPoll(ctx context.Context, cmd *cobra.Command, f watchFlags, feed *risk
 		feed.Conv = riskfeed.NewConverter(w.eco)
 	}
 	feed.Outbox = payment.NewOutbox(w.led)
+	if f.apply {
+		feed.Applier = riskfeed.LedgerActions{Ledger: w.led}
+	}
 	rs, err := feed.Poll(ctx)
 	if errors.Is(err, riskfeed.ErrCursorAhead) {
 		return usageErrorf("--cases %s: %v for --db %s (was that ledger recreated? use a new --cases file for it)", f.cases, err, f.world.db)
@@ -306,10 +324,18 @@ func printFinding(w io.Writer, r riskfeed.Result) {
 			}
 		}
 	}
+	for _, a := range r.Applied {
+		fmt.Fprintf(w, "  applied on the ledger: %s\n", a)
+	}
+	for _, a := range r.NotApplied {
+		fmt.Fprintf(w, "  not applied: %s\n", a)
+	}
 	if len(r.Cases) > 0 {
-		ids := make([]string, len(r.Cases))
-		for i, id := range r.Cases {
-			ids[i] = fmt.Sprint(id)
+		var ids []string
+		for _, id := range r.Cases {
+			if s := fmt.Sprint(id); !slices.Contains(ids, s) {
+				ids = append(ids, s)
+			}
 		}
 		fmt.Fprintf(w, "  filed into case %s\n", strings.Join(ids, ", "))
 	}

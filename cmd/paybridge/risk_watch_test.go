@@ -269,6 +269,56 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestRiskWatchApply: a mule chain made with real 'paybridge pay' runs
+// (credit-funded money reaches mid, who withdraws the same amount minutes
+// later); 'risk watch --apply' freezes mid on the ledger, mid's next payment
+// is rejected as frozen, and a second --apply run changes nothing.
+func TestRiskWatchApply(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildPaybridge(t)
+	eco := whatIfEcosystem(t, dir)
+	db, cases := filepath.Join(dir, "pay.db"), filepath.Join(dir, "risk.db")
+	pay := payer(t, bin, eco, db)
+	pay("alipay.huabei", "alipay.balance", "p1", "p1", "huabei_topup_balance", 3000, 0)
+	pay("alipay.balance", "alipay.balance", "p1", "mid", "alipay_transfer", 3000, 5*time.Minute)
+	pay("alipay.balance", "icbc.debit", "mid", "mid", "alipay_withdraw", 3000, 20*time.Minute)
+
+	if r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--follow"); r.code != 2 || !strings.Contains(r.stderr, "--apply") {
+		t.Errorf("--apply --follow: exit %d %q, want 2", r.code, r.stderr)
+	}
+	r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--json")
+	if r.code != 0 {
+		t.Fatalf("watch --apply: exit %d %s", r.code, r.stderr)
+	}
+	var res struct {
+		Decision struct {
+			Subject string `json:"subject"`
+			Matches []struct {
+				Rule string `json:"rule"`
+			} `json:"matches"`
+		} `json:"decision"`
+		Applied []string `json:"applied"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &res); err != nil {
+		t.Fatalf("watch --apply --json: want one finding: %v\n%s", err, r.stdout)
+	}
+	if res.Decision.Subject != "mid" || !slices.Contains(res.Applied, "freeze") || len(res.Decision.Matches) == 0 || !strings.HasPrefix(res.Decision.Matches[0].Rule, "mule-") {
+		t.Fatalf("finding %+v, want mid frozen by a mule rule", res)
+	}
+	start := time.Date(2023, 5, 5, 11, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	p := runPaybridge(t, bin, "pay", "--db", db, "--ecosystem", eco, "--policy", "advisory", "--from", "alipay.balance", "--to", "alipay.balance",
+		"--from-holder", "mid", "--to-holder", "q1", "--channels", "alipay_transfer", "--amount", "100", "--at", start.Format(time.RFC3339))
+	if p.code != 1 || !strings.Contains(p.stderr, "rejected") || !strings.Contains(p.stderr, "frozen") {
+		t.Errorf("payment from frozen mid: exit %d, %q; want rejected as frozen", p.code, p.stderr)
+	}
+	// Money can still reach mid.
+	pay("alipay.balance", "alipay.balance", "q1", "mid", "alipay_transfer", 50, 70*time.Minute)
+	again := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--json")
+	if again.code != 0 || strings.Contains(again.stdout, `"applied"`) {
+		t.Errorf("second --apply: exit %d, %q; want nothing applied again", again.code, again.stdout)
+	}
+}
+
 // TestRiskWatchRecreatedLedger: a case database whose cursor was saved for
 // a ledger since replaced at the same path is refused, naming --cases,
 // rather than silently reporting nothing.

@@ -57,24 +57,32 @@ func TestConvert(t *testing.T) {
 		name   string
 		spec   *payment.Spec
 		events []payment.Event // before the hop_posted of hop 1
+		posted payment.Event   // amount and credit share the hop_posted carries (0: an older ledger's)
 		want   want
 	}{
-		{"pay from credit: all credit-derived", oneHop("huabei_pay_taobao", "alipay.huabei", "alipay.merchant", "me", "taobao_shop"), nil,
+		{"hop_posted's amount and share win", oneHop("alipay_transfer", "alipay.balance", "alipay.balance", "me", "friend"),
+			[]payment.Event{{Type: payment.EventHopStarted, Hop: 1, AmountFen: 99_000}},
+			payment.Event{AmountFen: 98_000, CreditShareBps: 7000},
+			want{risk.KindTransfer, "me/alipay.balance", "friend/alipay.balance", 98_000, 7000}},
+		{"hop_posted's share wins over the credit source", oneHop("huabei_pay_taobao", "alipay.huabei", "alipay.merchant", "me", "taobao_shop"), nil,
+			payment.Event{AmountFen: 100_000, CreditShareBps: 9000},
+			want{risk.KindPay, "me/alipay.huabei", "taobao_shop/alipay.merchant", 100_000, 9000}},
+		{"pay from credit: all credit-derived", oneHop("huabei_pay_taobao", "alipay.huabei", "alipay.merchant", "me", "taobao_shop"), nil, payment.Event{},
 			want{risk.KindPay, "me/alipay.huabei", "taobao_shop/alipay.merchant", 100_000, risk.MaxCreditShareBps}},
-		{"top-up from credit inside one holder", oneHop("huabei_topup_balance", "alipay.huabei", "alipay.balance", "me", "me"), nil,
+		{"top-up from credit inside one holder", oneHop("huabei_topup_balance", "alipay.huabei", "alipay.balance", "me", "me"), nil, payment.Event{},
 			want{risk.KindTopUp, "me/alipay.huabei", "me/alipay.balance", 100_000, risk.MaxCreditShareBps}},
-		{"cash-out service", oneHop("huabei_via_movemoney", "alipay.huabei", "wechat.change", "me", "me"), nil,
+		{"cash-out service", oneHop("huabei_via_movemoney", "alipay.huabei", "wechat.change", "me", "me"), nil, payment.Event{},
 			want{risk.KindCashOut, "me/alipay.huabei", "me/wechat.change", 100_000, risk.MaxCreditShareBps}},
-		{"repay: the spec's share", oneHop("alipay_repay_huabei", "alipay.balance", "alipay.huabei", "me", "me"), nil,
+		{"repay: the spec's share", oneHop("alipay_repay_huabei", "alipay.balance", "alipay.huabei", "me", "me"), nil, payment.Event{},
 			want{risk.KindTopUp, "me/alipay.balance", "me/alipay.huabei", 100_000, 2500}},
-		{"transfer to another holder", oneHop("alipay_transfer", "alipay.balance", "alipay.balance", "me", "friend"), nil,
+		{"transfer to another holder", oneHop("alipay_transfer", "alipay.balance", "alipay.balance", "me", "friend"), nil, payment.Event{},
 			want{risk.KindTransfer, "me/alipay.balance", "friend/alipay.balance", 100_000, 2500}},
-		{"transfer inside one holder is internal", oneHop("quickpass_icbc_to_cmb", "icbc.debit", "cmb.debit", "me", "me"), nil,
+		{"transfer inside one holder is internal", oneHop("quickpass_icbc_to_cmb", "icbc.debit", "cmb.debit", "me", "me"), nil, payment.Event{},
 			want{risk.KindInternal, "me/icbc.debit", "me/cmb.debit", 100_000, 2500}},
-		{"withdraw", oneHop("yuebao_redeem_icbc", "alipay.yuebao", "icbc.debit", "me", "me"), nil,
+		{"withdraw", oneHop("yuebao_redeem_icbc", "alipay.yuebao", "icbc.debit", "me", "me"), nil, payment.Event{},
 			want{risk.KindWithdraw, "me/alipay.yuebao", "me/icbc.debit", 100_000, 2500}},
 		{"the started hop's amount wins over the plan", oneHop("alipay_transfer", "alipay.balance", "alipay.balance", "me", "friend"),
-			[]payment.Event{{Type: payment.EventHopStarted, Hop: 1, AmountFen: 99_000}},
+			[]payment.Event{{Type: payment.EventHopStarted, Hop: 1, AmountFen: 99_000}}, payment.Event{},
 			want{risk.KindTransfer, "me/alipay.balance", "friend/alipay.balance", 99_000, 2500}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,7 +94,9 @@ func TestConvert(t *testing.T) {
 					t.Fatalf("%s event: ok %v, %v; want nothing", ev.Type, ok, err)
 				}
 			}
-			got, ok, err := c.Convert(payment.Event{Payment: "p1", Type: payment.EventHopPosted, Hop: 1, At: at.Add(time.Minute)})
+			posted := tc.posted
+			posted.Payment, posted.Type, posted.Hop, posted.At = "p1", payment.EventHopPosted, 1, at.Add(time.Minute)
+			got, ok, err := c.Convert(posted)
 			if err != nil || !ok {
 				t.Fatalf("hop_posted: ok %v, %v", ok, err)
 			}

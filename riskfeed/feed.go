@@ -1,11 +1,13 @@
-// Package riskfeed turns payment outbox events into risk events and feeds
-// the risk engine: each posted hop of a payment becomes one risk.Event
-// (accounts, holders, amount, kind from the channel kind, credit share from
-// the ledger's provenance recorded when the payment was created). A Feed
-// reads the outbox after its cursor, calls Engine.Observe, files alerts into
-// a case store and acknowledges the cursor as a ledger counter.
+// Package riskfeed runs the risk engine on paybridge's own payments. A
+// Converter turns each posted hop in the payment outbox into one
+// risk.Event (accounts, holders, amount, kind from the channel kind,
+// credit-derived share). A Feed reads the outbox after its cursor (kept in
+// the ledger or in the case database), calls Engine.Observe, files alerts
+// into a case store and applies freeze and cut_credit_limit as ledger
+// operations (LedgerActions). Guard is the inline check the payment
+// executor asks before each hop (payment.HopGuard), over Engine.Check.
 //
-// Dependencies: payment, risk, ledger, ecosystem; only cmd depends on it.
+// Dependencies: payment, risk, ledger, ecosystem, money; only cmd depends on it.
 package riskfeed
 
 import (
@@ -64,6 +66,10 @@ func NewConverter(eco *ecosystem.Ecosystem) *Converter {
 	return &Converter{eco: eco, specs: map[string]*payment.Spec{}, started: map[hopKey]int64{}, posted: map[hopKey]bool{}}
 }
 
+// unpost forgets that a hop was converted, for a retry after the engine
+// refused its event.
+func (c *Converter) unpost(payment string, hop int) { delete(c.posted, hopKey{payment, hop}) }
+
 // InFlight is how many payments the converter remembers.
 func (c *Converter) InFlight() int { return len(c.specs) }
 
@@ -75,10 +81,11 @@ var ErrNoSpec = errors.New("riskfeed: hop of a payment whose created event was n
 // false (a created event is remembered, a started
 // hop's amount is remembered, a final event forgets the payment).
 //
-// The event's amount is what entered the hop when it started (the
-// hop_started event's amount), else the route's planned hop amount; its
-// credit share is the spec's (the source balance's provenance when the
-// payment was created), or all of it for money drawn from a credit product.
+// The event's amount and credit share are the hop_posted event's (what
+// entered the hop, and the credit-derived share of the money it moved).
+// For ledgers written before hop_posted carried them, the amount is the
+// hop_started event's (else the route's planned hop amount) and the share
+// the spec's, or all of it for money drawn from a credit product.
 func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 	switch ev.Type {
 	case payment.EventCreated:
@@ -123,23 +130,28 @@ func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 	if h.FromHolder == h.ToHolder && kind == risk.KindTransfer {
 		kind = risk.KindInternal
 	}
-	share := spec.CreditShareBps
-	if ev.Hop == 1 {
-		// Money drawn from a credit product is credit-derived by definition;
-		// the spec's share is the source balance's provenance, which a credit
-		// line (negative balance) does not carry.
-		if p, ok := c.eco.Product(h.From); ok && p.Kind == "credit" {
-			share = risk.MaxCreditShareBps
-		}
-	}
 	key := hopKey{ev.Payment, ev.Hop}
 	if c.posted[key] {
 		return risk.Event{}, false, nil
 	}
 	c.posted[key] = true
-	amount := h.AmountFen
-	if a, ok := c.started[key]; ok {
-		amount = a
+	share := ev.CreditShareBps
+	if share == 0 {
+		// Ledgers written before hop_posted carried the share: the spec's,
+		// and money drawn from a credit product is credit-derived by
+		// definition (older specs recorded the source balance's provenance,
+		// which a credit line's negative balance does not carry).
+		share = spec.CreditShareBps
+		if p, ok := c.eco.Product(h.From); ok && p.Kind == "credit" && ev.Hop == 1 {
+			share = risk.MaxCreditShareBps
+		}
+	}
+	amount := ev.AmountFen
+	if amount <= 0 {
+		amount = h.AmountFen
+		if a, ok := c.started[key]; ok {
+			amount = a
+		}
 	}
 	return risk.Event{
 		Time:           ev.At,
@@ -205,6 +217,11 @@ func (c StoreCursor) Save(ctx context.Context, seq uint64) error {
 	return c.Store.SetCursor(ctx, c.Name, seq)
 }
 
+// ErrCursorAhead is returned by Poll when the saved cursor lies beyond the
+// end of the outbox: the cursor was saved for another ledger (a payments
+// file recreated at the same path), so nothing would ever be reported.
+var ErrCursorAhead = errors.New("saved cursor beyond the end of the outbox")
+
 // Feed reads the payment outbox after its cursor and feeds the engine.
 //
 // The engine's state (windows, graph) lives in memory, so a Feed that starts
@@ -212,8 +229,9 @@ func (c StoreCursor) Save(ctx context.Context, seq uint64) error {
 // it, and files alerts and applies actions only for events after the
 // saved cursor. The cursor is saved after the events are handled, so a
 // crash in between delivers them again (at least once); the case store
-// files an (event, rule, holder) alert once and the Freezer's actions are
-// no-ops the second time, so redelivery changes nothing.
+// files an (event, rule, holder) alert once and LedgerActions are no-ops
+// the second time, so redelivery changes nothing. A hop whose filing or
+// action failed is retried first by the next Poll of the same Feed.
 //
 // Outbox may be replaced between polls (a watcher reopens the ledger to see
 // commits made by other processes); seqs are the ledger's, so the feed goes
@@ -225,7 +243,8 @@ type Feed struct {
 	Cursor  Cursor             // nil: OutboxCursor{Outbox}
 	Cases   risk.CaseStore     // nil: alerts are not filed
 	Applier risk.ActionApplier // nil: state actions are not applied; LedgerActions applies them on the ledger
-	replay  uint64             // last seq observed into the engine in this process
+	replay  uint64             // last outbox seq taken into the engine in this process
+	pending []Result           // observed hops whose handling failed, retried first
 }
 
 func (f *Feed) cursor() Cursor {
@@ -245,10 +264,18 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	var out []Result
-	after := f.replay
-	var last uint64
+	// Hops observed by an earlier poll of this process whose handling
+	// failed: the engine has them, the case store and ledger may not.
+	for len(f.pending) > 0 {
+		r := f.pending[0]
+		if err := f.handle(ctx, &r); err != nil {
+			return out, fmt.Errorf("outbox seq %d: %w", r.Seq, err)
+		}
+		out = append(out, r)
+		f.pending = f.pending[1:]
+	}
 	for {
-		evs, err := f.Outbox.Read(ctx, after, pageSize)
+		evs, err := f.Outbox.Read(ctx, f.replay, pageSize)
 		if err != nil {
 			return out, err
 		}
@@ -256,31 +283,36 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 			break
 		}
 		for _, ev := range evs {
-			after, last = ev.Seq, ev.Seq
 			re, ok, err := f.Conv.Convert(ev)
 			if err != nil {
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
 			if !ok {
+				f.replay = ev.Seq
 				continue
 			}
 			d, err := f.Engine.Observe(re)
 			if err != nil {
+				f.Conv.unpost(ev.Payment, ev.Hop) // so that a retry converts it again
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
+			f.replay = ev.Seq // the engine has it: never observe it again
 			if ev.Seq <= cursor {
 				continue // handled by an earlier run: state rebuilt only
 			}
 			r := Result{Seq: ev.Seq, Event: re, Decision: d}
 			if err := f.handle(ctx, &r); err != nil {
+				f.pending = append(f.pending, r)
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
 			out = append(out, r)
 		}
-		f.replay = after
 	}
-	if last > cursor {
-		if err := cur.Save(ctx, last); err != nil {
+	if f.replay < cursor {
+		return out, fmt.Errorf("%w: cursor at outbox seq %d, the outbox ends at %d", ErrCursorAhead, cursor, f.replay)
+	}
+	if f.replay > cursor {
+		if err := cur.Save(ctx, f.replay); err != nil {
 			return out, err
 		}
 	}

@@ -82,8 +82,8 @@ var guardRank = map[risk.ActionKind]int{risk.ActionHold: 1, risk.ActionRefuse: 2
 
 // GuardDecisionOf maps an engine decision onto the executor's guard answer:
 // the strongest action of any matched rule (freeze or refuse → refuse, hold
-// → hold, else allow), naming the first rule that asked for it and, in
-// Reason, that rule's values and pattern.
+// → hold, else allow), naming in Rule the first rule that asked for it and
+// in Reason its score, values and pattern.
 func GuardDecisionOf(d risk.Decision) payment.GuardDecision {
 	best, rank := (*risk.Match)(nil), 0
 	for i := range d.Matches {
@@ -104,10 +104,11 @@ func GuardDecisionOf(d risk.Decision) payment.GuardDecision {
 	return payment.GuardDecision{Action: action, Rule: best.RuleID, Reason: matchReason(best)}
 }
 
-// matchReason explains a match in one line: rule, values, pattern holders.
+// matchReason explains a match in one line: score, values, pattern
+// holders (the executor's reason already names the rule).
 func matchReason(m *risk.Match) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "risk rule %s (score %d)", m.RuleID, m.Score)
+	fmt.Fprintf(&b, "score %d", m.Score)
 	keys := make([]string, 0, len(m.Values))
 	for k := range m.Values {
 		keys = append(keys, k)

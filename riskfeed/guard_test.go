@@ -44,8 +44,8 @@ func TestGuardDecisionOf(t *testing.T) {
 			if g.Action != tc.action || g.Rule != tc.rule {
 				t.Errorf("got %+v, want %s by %q", g, tc.action, tc.rule)
 			}
-			if tc.rule != "" && !strings.Contains(g.Reason, tc.rule) {
-				t.Errorf("reason %q does not name the rule", g.Reason)
+			if tc.rule != "" && !strings.HasPrefix(g.Reason, "score ") {
+				t.Errorf("reason %q does not give the rule's score", g.Reason)
 			}
 		})
 	}
@@ -201,4 +201,48 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
+}
+
+// TestGuardInTheExecutor puts the guard in the real executor's path, with
+// the feed keeping the same engine current after each payment: the
+// intermediary's fourth payout waits (held, nothing moved, the rule in the
+// reason), and ordinary payments run.
+func TestGuardInTheExecutor(t *testing.T) {
+	ctx := context.Background()
+	w := openWith(t, true)
+	step := func(from, to, fromHolder, toHolder, channel string, yuan int64, at time.Duration) *payment.Payment {
+		t.Helper()
+		p := w.try(t, from, to, fromHolder, toHolder, channel, yuan, at)
+		if _, err := w.feed.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	min := time.Minute
+	if p := step("alipay.balance", "alipay.balance", "me", "friend", "alipay_transfer", 200, min); p.State != payment.StateCompleted {
+		t.Fatalf("ordinary transfer: %s (%s)", p.State, p.Reason)
+	}
+	for i, p := range []string{"p1", "p2", "p3", "p4"} {
+		if r := step("alipay.huabei", "alipay.balance", p, p, "huabei_topup_balance", 5000, time.Duration(10+2*i)*min); r.State != payment.StateCompleted {
+			t.Fatalf("%s's top-up: %s (%s)", p, r.State, r.Reason)
+		}
+		if r := step("alipay.balance", "alipay.balance", p, "mid", "alipay_transfer", 5000, time.Duration(11+2*i)*min); r.State != payment.StateCompleted {
+			t.Fatalf("%s → mid: %s (%s)", p, r.State, r.Reason)
+		}
+	}
+	for i, q := range []string{"q1", "q2", "q3"} {
+		if r := step("alipay.balance", "alipay.balance", "mid", q, "alipay_transfer", 4400, time.Duration(30+i)*min); r.State != payment.StateCompleted {
+			t.Fatalf("mid → %s: %s (%s)", q, r.State, r.Reason)
+		}
+	}
+	before, _ := w.led.Account(payment.HolderAccount("mid", "alipay.balance"))
+	p := step("alipay.balance", "alipay.balance", "mid", "q4", "alipay_transfer", 4400, 33*min)
+	if p.State != payment.StateHeld || !strings.Contains(p.Reason, "gather-scatter") {
+		t.Fatalf("fourth payout: state %s, reason %q; want held by gather-scatter", p.State, p.Reason)
+	}
+	t.Logf("held: %s", p.Reason)
+	after, _ := w.led.Account(payment.HolderAccount("mid", "alipay.balance"))
+	if after.BalanceFen != before.BalanceFen || after.DebitsPendingFen != before.DebitsPendingFen {
+		t.Errorf("a held payment moved or held money: %+v → %+v", before, after)
+	}
 }

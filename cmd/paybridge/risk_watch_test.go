@@ -269,20 +269,118 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestRiskWatchApply: a mule chain made with real 'paybridge pay' runs
+// (credit-funded money reaches mid, who withdraws the same amount minutes
+// later); 'risk watch --apply' freezes mid on the ledger, mid's next payment
+// is rejected as frozen, and a second --apply run changes nothing.
+func TestRiskWatchApply(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildPaybridge(t)
+	eco := whatIfEcosystem(t, dir)
+	db, cases := filepath.Join(dir, "pay.db"), filepath.Join(dir, "risk.db")
+	pay := payer(t, bin, eco, db)
+	pay("alipay.huabei", "alipay.balance", "p1", "p1", "huabei_topup_balance", 3000, 0)
+	pay("alipay.balance", "alipay.balance", "p1", "mid", "alipay_transfer", 3000, 5*time.Minute)
+	pay("alipay.balance", "icbc.debit", "mid", "mid", "alipay_withdraw", 3000, 20*time.Minute)
+
+	if r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--follow"); r.code != 2 || !strings.Contains(r.stderr, "--apply") {
+		t.Errorf("--apply --follow: exit %d %q, want 2", r.code, r.stderr)
+	}
+	r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--json")
+	if r.code != 0 {
+		t.Fatalf("watch --apply: exit %d %s", r.code, r.stderr)
+	}
+	var res struct {
+		Decision struct {
+			Subject string `json:"subject"`
+			Matches []struct {
+				Rule string `json:"rule"`
+			} `json:"matches"`
+		} `json:"decision"`
+		Applied []string `json:"applied"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &res); err != nil {
+		t.Fatalf("watch --apply --json: want one finding: %v\n%s", err, r.stdout)
+	}
+	if res.Decision.Subject != "mid" || !slices.Contains(res.Applied, "freeze") || len(res.Decision.Matches) == 0 || !strings.HasPrefix(res.Decision.Matches[0].Rule, "mule-") {
+		t.Fatalf("finding %+v, want mid frozen by a mule rule", res)
+	}
+	start := time.Date(2023, 5, 5, 11, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	p := runPaybridge(t, bin, "pay", "--db", db, "--ecosystem", eco, "--policy", "advisory", "--from", "alipay.balance", "--to", "alipay.balance",
+		"--from-holder", "mid", "--to-holder", "q1", "--channels", "alipay_transfer", "--amount", "100", "--at", start.Format(time.RFC3339))
+	if p.code != 1 || !strings.Contains(p.stderr, "rejected") || !strings.Contains(p.stderr, "frozen") {
+		t.Errorf("payment from frozen mid: exit %d, %q; want rejected as frozen", p.code, p.stderr)
+	}
+	// Money can still reach mid.
+	pay("alipay.balance", "alipay.balance", "q1", "mid", "alipay_transfer", 50, 70*time.Minute)
+	again := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--json")
+	if again.code != 0 || strings.Contains(again.stdout, `"applied"`) {
+		t.Errorf("second --apply: exit %d, %q; want nothing applied again", again.code, again.stdout)
+	}
+}
+
+// TestRiskWatchRecreatedLedger: a case database whose cursor was saved for
+// a ledger since replaced at the same path is refused, naming --cases,
+// rather than silently reporting nothing.
+func TestRiskWatchRecreatedLedger(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildPaybridge(t)
+	db, cases := filepath.Join(dir, "pay.db"), filepath.Join(dir, "risk.db")
+	pay := func(yuan string) {
+		t.Helper()
+		if r := runPaybridge(t, bin, "pay", "--db", db, "--from", "alipay.balance", "--to", "alipay.balance", "--to-holder", "friend",
+			"--channels", "alipay_transfer", "--amount", yuan); r.code != 0 {
+			t.Fatalf("pay: exit %d %s", r.code, r.stderr)
+		}
+	}
+	pay("200")
+	pay("300")
+	if r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--cases", cases); r.code != 0 {
+		t.Fatalf("watch: exit %d %s", r.code, r.stderr)
+	}
+	matches, _ := filepath.Glob(db + "*")
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay("200")
+	r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--cases", cases)
+	if r.code != 2 || !strings.Contains(r.stderr, "--cases") || !strings.Contains(r.stderr, "beyond the end of the outbox") {
+		t.Errorf("watch over a recreated ledger: exit %d, %q; want exit 2 naming --cases", r.code, r.stderr)
+	}
+}
+
 // TestRiskWatchUsage checks watch's errors name the flag and exit 2.
 func TestRiskWatchUsage(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildPaybridge(t)
+	ledgerDB, notDB := filepath.Join(dir, "pay.db"), filepath.Join(dir, "not.db")
+	if r := runPaybridge(t, bin, "pay", "--db", ledgerDB, "--from", "alipay.balance", "--to", "alipay.balance", "--to-holder", "friend",
+		"--channels", "alipay_transfer", "--amount", "200"); r.code != 0 {
+		t.Fatalf("pay: exit %d %s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(notDB, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		flag string
 	}{
+		{[]string{"--db", ledgerDB, "--ecosystem", "cn-facts"}, "--ecosystem"},
+		{[]string{"--db", notDB}, "--db " + notDB},
+		{[]string{"--db", ledgerDB, "--cases", filepath.Join(dir, "no", "such", "dir", "c.db")}, "--cases"},
 		{[]string{"--db", filepath.Join(dir, "missing.db")}, "--db"},
 		{[]string{"--db", ""}, "--db"},
 		{[]string{"--interval", "1ns"}, "--interval"},
 		{[]string{"--rules", filepath.Join(dir, "missing.yaml")}, "--rules"},
 	} {
 		r := runPaybridge(t, bin, append([]string{"risk", "watch", "--cases", filepath.Join(dir, "c.db")}, tc.args...)...)
+		if tc.flag == "--db "+notDB {
+			if b, _ := os.ReadFile(notDB); string(b) != "hello\n" {
+				t.Errorf("watch changed a file that is not a ledger: %q", b)
+			}
+		}
 		if r.code != 2 || !strings.Contains(r.stderr, tc.flag) {
 			t.Errorf("watch %v: exit %d, stderr %q; want exit 2 naming %s", tc.args, r.code, r.stderr, tc.flag)
 		}

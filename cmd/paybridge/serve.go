@@ -106,7 +106,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		base = c
 		return api.NonBlocking(c)
 	}
-	w, err := openWorld(ctx, cmd, f.world, compliance.PolicyStrict, spec, false, time.Time{})
+	w, err := openWorld(ctx, cmd, f.world, compliance.PolicyStrict, spec, false, false, time.Time{})
 	if err != nil {
 		return err
 	}

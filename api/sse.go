@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/payment"
 )
 
@@ -18,7 +19,7 @@ const pollEvery = 250 * time.Millisecond
 
 // Poller serves Server-Sent Events by reading the outbox after each
 // stream's cursor, woken by Notify (the server calls it after every
-// commit it makes) or every pollEvery. It is the server's Streamer unless
+// commit it makes) or by Run when the outbox grew. It is the server's Streamer unless
 // Config.Streams names another (the api/stream hub).
 type Poller struct {
 	outbox  *payment.Outbox
@@ -44,18 +45,28 @@ func (p *Poller) Notify() {
 	p.mu.Unlock()
 }
 
-// Run wakes the streams every pollEvery until ctx ends (commits made by
-// other processes are seen that way).
+// Run looks at the outbox every pollEvery until ctx ends and wakes the
+// streams when it grew (commits made by other processes on the same
+// ledger file are seen that way; this server's own commits Notify at
+// once). Idle streams cost nothing: one read per tick, whatever their number.
 func (p *Poller) Run(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
+	var seen uint64
 	for {
+		evs, err := p.outbox.Read(ctx, seen, ledger.MaxHistoryPage)
+		if err == nil && len(evs) > 0 {
+			seen = evs[len(evs)-1].Seq
+			p.Notify()
+			if len(evs) == ledger.MaxHistoryPage {
+				continue // catching up
+			}
+		}
 		select {
 		case <-ctx.Done():
 			p.Notify()
 			return
 		case <-t.C:
-			p.Notify()
 		}
 	}
 }

@@ -582,7 +582,7 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var states = []string{payment.StateRunning, payment.StateCompleted, payment.StateRefunded, payment.StateStranded, payment.StateRejected}
+var states = []string{payment.StateRunning, payment.StateHeld, payment.StateCompleted, payment.StateRefunded, payment.StateStranded, payment.StateRejected}
 
 func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -151,5 +152,36 @@ func TestStrandedResumeAndRefund(t *testing.T) {
 	json.Unmarshal(out, &list)
 	if code != 200 || len(list.Payments) != 1 || list.Payments[0].ID != a.ID {
 		t.Fatalf("completed list: %d %s", code, out)
+	}
+}
+
+// TestSchedulerOrder checks the scheduler's heap: payments due in any
+// order, rescheduled and settled, come out due-first, each once.
+func TestSchedulerOrder(t *testing.T) {
+	s := newScheduler(nil, nil, nil, func() {})
+	base := epoch
+	add := func(id string, min int) {
+		s.mu.Lock()
+		d := base.Add(time.Duration(min) * time.Minute)
+		s.due[id] = d
+		heap.Push(&s.heap, dueEntry{d, id})
+		s.mu.Unlock()
+	}
+	add("a", 30)
+	add("b", 10)
+	add("c", 20)
+	add("a", 5) // rescheduled earlier: the 30-minute entry is stale
+	if first, ok := s.next(); !ok || !first.Equal(base.Add(5*time.Minute)) {
+		t.Fatalf("next %v %v", first, ok)
+	}
+	got := s.popDue(base.Add(20 * time.Minute))
+	if strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("due by 20 min: %v", got)
+	}
+	if ids := s.popDue(base.Add(time.Hour)); len(ids) != 0 || s.pending() != 0 {
+		t.Fatalf("stale entries came out: %v (pending %d)", ids, s.pending())
+	}
+	if _, ok := s.next(); ok {
+		t.Fatal("empty scheduler has a next")
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"log/slog"
@@ -24,7 +25,8 @@ type scheduler struct {
 	log      *slog.Logger
 	settled  func() // after each settlement (wakes the event streams)
 	mu       sync.Mutex
-	due      map[string]time.Time
+	due      map[string]time.Time // the authoritative due time of each waiting payment
+	heap     dueHeap              // (due, id), with stale entries skipped on pop
 	wake     chan struct{}
 	inflight sync.WaitGroup
 }
@@ -39,7 +41,9 @@ func (s *scheduler) add(p *payment.Payment) {
 		return
 	}
 	s.mu.Lock()
-	s.due[p.ID] = p.Due()
+	d := p.Due()
+	s.due[p.ID] = d
+	heap.Push(&s.heap, dueEntry{d, p.ID})
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -54,16 +58,52 @@ func (s *scheduler) pending() int {
 	return len(s.due)
 }
 
+// next returns the earliest due time.
 func (s *scheduler) next() (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var first time.Time
-	for _, t := range s.due {
-		if first.IsZero() || t.Before(first) {
-			first = t
+	for s.heap.Len() > 0 {
+		e := s.heap[0]
+		if d, ok := s.due[e.id]; ok && d.Equal(e.at) {
+			return e.at, true
+		}
+		heap.Pop(&s.heap) // stale: settled or rescheduled since
+	}
+	return time.Time{}, false
+}
+
+// popDue removes and returns the payments due at now.
+func (s *scheduler) popDue(now time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for s.heap.Len() > 0 && !s.heap[0].at.After(now) {
+		e := heap.Pop(&s.heap).(dueEntry)
+		if d, ok := s.due[e.id]; ok && d.Equal(e.at) {
+			ids = append(ids, e.id)
+			delete(s.due, e.id)
 		}
 	}
-	return first, len(s.due) > 0
+	return ids
+}
+
+type dueEntry struct {
+	at time.Time
+	id string
+}
+
+// dueHeap is a min-heap of due times.
+type dueHeap []dueEntry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 // run loops until ctx ends, then waits for settlements in flight.
@@ -98,17 +138,7 @@ func (s *scheduler) run(ctx context.Context) error {
 		if err != nil { // woken: a payment was added; recompute
 			continue
 		}
-		now := s.clk.Now()
-		s.mu.Lock()
-		var ids []string
-		for id, t := range s.due {
-			if !t.After(now) {
-				ids = append(ids, id)
-				delete(s.due, id)
-			}
-		}
-		s.mu.Unlock()
-		for _, id := range ids {
+		for _, id := range s.popDue(s.clk.Now()) {
 			sem <- struct{}{}
 			s.inflight.Add(1)
 			go func() {

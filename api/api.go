@@ -91,18 +91,19 @@ type Config struct {
 // Server is the HTTP API. Create it with New, start its scheduler with Run,
 // and serve it as an http.Handler.
 type Server struct {
-	cfg     Config
-	mux     *http.ServeMux
-	handler http.Handler
-	log     *slog.Logger
-	plans   *planStore
-	sched   *scheduler
-	streams Streamer
-	poller  *Poller
-	metrics *metrics
-	ready   atomic.Bool
-	idem    sync.Map // Idempotency-Key → idem
-	calib   struct {
+	cfg       Config
+	mux       *http.ServeMux
+	handler   http.Handler
+	log       *slog.Logger
+	plans     *planStore
+	planCache planCache
+	sched     *scheduler
+	streams   Streamer
+	poller    *Poller
+	metrics   *metrics
+	ready     atomic.Bool
+	idem      sync.Map // Idempotency-Key → idem
+	calib     struct {
 		once   sync.Once
 		report any
 		err    error

@@ -368,15 +368,17 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 			return invalid("at", "at %s is not an RFC 3339 time such as 2023-05-05T10:00:00+08:00", quote(b.At))
 		}
 	} else {
-		q.At = s.cfg.Clock.Now()
+		// Plans without "at" are as of the clock's current second, so
+		// identical requests within a second share one planner run.
+		q.At = s.cfg.Clock.Now().Truncate(time.Second)
 	}
-	res, err := route.Plan(s.cfg.Ecosystem, q, s.cfg.Rules)
+	res, resJSON, err := s.planCache.plan(q, func() (*route.Result, error) { return route.Plan(s.cfg.Ecosystem, q, s.cfg.Rules) })
 	if err != nil {
 		return queryError(err)
 	}
 	pl := &plan{query: q, result: res, principal: p}
 	s.plans.put(pl)
-	writeJSON(w, http.StatusOK, map[string]any{"plan_id": pl.id, "expires_at": pl.expiresAt.UTC().Format(time.RFC3339), "result": res})
+	writeJSON(w, http.StatusOK, map[string]any{"plan_id": pl.id, "expires_at": pl.expiresAt.UTC().Format(time.RFC3339), "result": resJSON})
 	return nil
 }
 

@@ -3,6 +3,8 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -77,4 +79,47 @@ func (s *planStore) len() int {
 	defer s.mu.Unlock()
 	s.prune()
 	return len(s.plans)
+}
+
+// maxCachedPlans bounds the planner results cached; the cache is emptied
+// when it is full.
+const maxCachedPlans = 4096
+
+// planCache shares planner results between identical queries (same
+// products, amount, holders, objective, hop bound and start time). The
+// planner is deterministic for a query, so a cached result is the result.
+type planCache struct {
+	mu sync.Mutex
+	m  map[string]cachedPlan
+}
+
+type cachedPlan struct {
+	res  *route.Result
+	json json.RawMessage
+}
+
+func (c *planCache) plan(q route.Query, run func() (*route.Result, error)) (*route.Result, json.RawMessage, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s\x00%v\x00%v\x00%d\x00%d\x00%s",
+		q.From, q.To, q.AmountFen, q.FromHolder, q.ToHolder, q.Objective, q.Policy, q.MaxHops, q.Seed, q.At.UTC().Format(time.RFC3339Nano))
+	c.mu.Lock()
+	hit, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return hit.res, hit.json, nil
+	}
+	res, err := run()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPlans {
+		c.m = map[string]cachedPlan{}
+	}
+	c.m[key] = cachedPlan{res, b}
+	c.mu.Unlock()
+	return res, b, nil
 }

@@ -48,13 +48,18 @@ func (p *Poller) Notify() {
 // Run looks at the outbox every pollEvery until ctx ends and wakes the
 // streams when it grew (commits made by other processes on the same
 // ledger file are seen that way; this server's own commits Notify at
-// once). Idle streams cost nothing: one read per tick, whatever their number.
+// once). Idle streams cost one read per tick, whatever their number;
+// without streams it reads nothing.
 func (p *Poller) Run(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	var seen uint64
 	for {
-		evs, err := p.outbox.Read(ctx, seen, ledger.MaxHistoryPage)
+		var evs []payment.Event
+		var err error
+		if p.streams.Load() > 0 { // nobody to wake otherwise
+			evs, err = p.outbox.Read(ctx, seen, ledger.MaxHistoryPage)
+		}
 		if err == nil && len(evs) > 0 {
 			seen = evs[len(evs)-1].Seq
 			p.Notify()

@@ -86,7 +86,14 @@ type Config struct {
 	Calibration func() (any, error)
 	// Now is the wall clock for plan expiry (nil: time.Now).
 	Now func() time.Time
+	// MaxInFlight bounds the /v1 requests served at once (event streams
+	// aside); beyond it the server answers 503 overloaded with Retry-After.
+	// 0: DefaultMaxInFlight.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is Config.MaxInFlight's default.
+const DefaultMaxInFlight = 1024
 
 // Server is the HTTP API. Create it with New, start its scheduler with Run,
 // and serve it as an http.Handler.
@@ -102,7 +109,8 @@ type Server struct {
 	poller    *Poller
 	metrics   *metrics
 	ready     atomic.Bool
-	idem      sync.Map // Idempotency-Key → idem
+	inflight  chan struct{} // one token per /v1 request being served
+	idem      sync.Map      // Idempotency-Key → idem
 	calib     struct {
 		once   sync.Once
 		report any
@@ -121,7 +129,11 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now)}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now),
+		inflight: make(chan struct{}, cfg.MaxInFlight)}
 	s.poller = NewPoller(payment.NewOutbox(cfg.Ledger))
 	s.streams = cfg.Streams
 	if s.streams == nil {

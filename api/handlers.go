@@ -90,15 +90,34 @@ func (s *Server) wrap(rt routeDef) http.Handler {
 			}
 			r = r.WithContext(WithPrincipal(r.Context(), p))
 		}
+		if rt.access != public && !streaming(rt.pattern) {
+			select {
+			case s.inflight <- struct{}{}:
+				defer func() { <-s.inflight }()
+			default:
+				w.Header().Set("Retry-After", "1")
+				writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+					Message: fmt.Sprintf("more than %d requests in flight; retry shortly", cap(s.inflight))})
+				return
+			}
+		}
 		if err := rt.h(w, r); err != nil {
 			var e *Error
-			if !errors.As(err, &e) {
+			switch {
+			case errors.As(err, &e):
+			case errors.Is(err, ledger.ErrClosed), errors.Is(err, ledger.ErrStoreClosed):
+				err = unavailable("the server is shutting down")
+			default:
 				s.log.Error("request failed", "route", rt.pattern, "err", err)
 			}
 			writeError(w, err)
 		}
 	})
 }
+
+// streaming reports whether a route serves an event stream (long-lived:
+// not counted against the in-flight limit).
+func streaming(pattern string) bool { return strings.HasSuffix(pattern, "/events") }
 
 // recoverer turns a panic into a logged 500 (a bug: tests fuzz for it).
 func (s *Server) recoverer(next http.Handler) http.Handler {

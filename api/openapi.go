@@ -138,7 +138,7 @@ var errorText = map[string]string{
 	"400": "invalid_request: error.field names the JSON field", "401": "unauthenticated: no or unknown key",
 	"403": "forbidden: the key's role or scope does not allow it", "404": "not_found", "409": "conflict",
 	"413": "too_large: body over 64 KiB", "415": "unsupported_media_type: send application/json",
-	"422": "refused: a rule, limit or missing funds refused the payment (error.details.findings)", "503": "unavailable",
+	"422": "refused: a rule, limit or missing funds refused the payment (error.details.findings)", "503": "overloaded (Retry-After) or unavailable",
 }
 
 // openAPIDocument builds the OpenAPI 3.1 document from operations.

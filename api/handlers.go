@@ -60,6 +60,7 @@ func (s *Server) routes() []routeDef {
 		{"GET /v1/clock", read, s.getClock},
 		{"POST /v1/clock/advance", admin, s.advanceClock},
 		{"GET /v1/calibration", read, s.getCalibration},
+		{"GET /v1/books", read, s.getBooks},
 		{"POST /v1/keys", admin, s.createKey},
 		{"/", public, s.unknown},
 	}
@@ -760,6 +761,20 @@ func (s *Server) getCalibration(w http.ResponseWriter, r *http.Request) error {
 		return unavailable("calibration failed: %v", s.calib.err)
 	}
 	writeJSON(w, http.StatusOK, s.calib.report)
+	return nil
+}
+
+// getBooks checks every institution's books (as paybridge payments books).
+func (s *Server) getBooks(w http.ResponseWriter, r *http.Request) error {
+	if p := principalOf(r.Context()); !p.Everything() {
+		return forbidden("the books span every institution: admin or auditor only; role %s", p.Role)
+	}
+	accounts := s.cfg.Ledger.Accounts()
+	violations := payment.CheckBooks(accounts)
+	if violations == nil {
+		violations = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": len(violations) == 0, "accounts": len(accounts), "violations": violations})
 	return nil
 }
 

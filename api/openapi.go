@@ -70,6 +70,7 @@ var operations = []op{
 	{pattern: "POST /v1/clock/advance", summary: "Move a manual clock forward (serve --clock manual)", roles: "admin",
 		request: "ClockAdvance", example: map[string]any{"seconds": 3600}, status: "200", response: "Clock", errors: []string{"400", "403", "409"}},
 	{pattern: "GET /v1/calibration", summary: "The calibration report of the ecosystem (as paybridge calibrate --json)", roles: "every role", status: "200", response: "Object", errors: []string{"503"}},
+	{pattern: "GET /v1/books", summary: "Check that every institution's own books balance (as paybridge payments books --json)", roles: "admin, auditor", status: "200", response: "Books", errors: []string{"403"}},
 	{pattern: "POST /v1/keys", summary: "Create an API key (shown once)", roles: "admin",
 		request: "KeyRequest", example: map[string]any{"role": "holder", "holder": "me"}, status: "201", response: "Key", errors: []string{"400", "403"}},
 }
@@ -130,7 +131,8 @@ func schemas() map[string]any {
 		"ClockAdvance": obj(map[string]any{"seconds": integ}, "seconds"),
 		"KeyRequest": obj(map[string]any{"role": map[string]any{"type": "string", "enum": []string{RoleAdmin, RoleOperator, RoleHolder, RoleAuditor}},
 			"institution": str, "holder": str}, "role"),
-		"Key": obj(map[string]any{"key": str, "key_id": str, "role": str, "institution": str, "holder": str}),
+		"Books": obj(map[string]any{"ok": map[string]any{"type": "boolean"}, "accounts": integ, "violations": map[string]any{"type": "array", "items": str}}),
+		"Key":   obj(map[string]any{"key": str, "key_id": str, "role": str, "institution": str, "holder": str}),
 	}
 }
 

@@ -75,6 +75,9 @@ func TestRolesRefusedOutsideScope(t *testing.T) {
 		{"operator ecny", "GET", "/v1/payments/" + mine.ID, "", 404},
 		{"operator ecny", "GET", "/v1/accounts/me/alipay.balance", "", 403},
 		{"operator ecny", "POST", "/v1/payments", pay, 403},
+		{"auditor", "GET", "/v1/books", "", 200},
+		{"holder me", "GET", "/v1/books", "", 403},
+		{"operator alipay", "GET", "/v1/books", "", 403},
 		// admin: everything.
 		{"admin", "POST", "/v1/keys", `{"role":"operator","institution":"ecny"}`, 201},
 		{"admin", "POST", "/v1/clock/advance", `{"seconds":1}`, 200},

@@ -123,6 +123,13 @@ func TestPaymentRunsOnTheClockAndStreams(t *testing.T) {
 	if code != 200 || len(hist.Transfers) == 0 {
 		t.Fatalf("history page 2: %d %s", code, b)
 	}
+	var books struct {
+		OK         bool     `json:"ok"`
+		Violations []string `json:"violations"`
+	}
+	if code, b = h.do("GET", "/v1/books", h.admin, ""); json.Unmarshal(b, &books) != nil || code != 200 || !books.OK {
+		t.Fatalf("books after the payment: %d %s", code, b)
+	}
 }
 
 func TestStrandedResumeAndRefund(t *testing.T) {

@@ -137,6 +137,22 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 func (s *Server) unknown(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{"GET", "POST"} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod,
+			Message: fmt.Sprintf("%s %s: use %s", r.Method, quote(r.URL.Path), strings.Join(allow, " or "))}
+	}
 	return notFound("no endpoint %s %s (see /openapi.json)", r.Method, quote(r.URL.Path))
 }
 

@@ -38,6 +38,8 @@ func TestHandlerErrors(t *testing.T) {
 		{name: "wrong key", method: "GET", path: "/v1/clock", headers: []string{"Authorization", "Bearer pbk_00_11"}, code: 401, errCode: CodeUnauthenticated},
 		{name: "not bearer", method: "GET", path: "/v1/clock", headers: []string{"Authorization", "Basic abc"}, code: 401, errCode: CodeUnauthenticated},
 		{name: "unknown path", method: "GET", path: "/v1/nothing", code: 404, errCode: CodeNotFound},
+		{name: "wrong method", method: "DELETE", path: "/v1/payments/p000001", code: 405, errCode: CodeMethod},
+		{name: "GET on a POST route", method: "GET", path: "/v1/plans", code: 405, errCode: CodeMethod},
 		{name: "unknown plan", method: "POST", path: "/v1/payments", body: `{"plan_id":"pl_x"}`, code: 400, errCode: CodeInvalid, field: "plan_id"},
 		{name: "payment zero amount", method: "POST", path: "/v1/payments", body: `{"from":"alipay.balance","to":"wechat.change","amount_fen":0}`, code: 400, errCode: CodeInvalid, field: "amount_fen"},
 		{name: "payment negative amount", method: "POST", path: "/v1/payments", body: `{"from":"alipay.balance","to":"wechat.change","amount_fen":-5}`, code: 400, errCode: CodeInvalid, field: "amount_fen"},

@@ -95,7 +95,7 @@ var (
 func schemas() map[string]any {
 	return map[string]any{
 		"Error": obj(map[string]any{"error": obj(map[string]any{
-			"code":    map[string]any{"type": "string", "enum": []string{CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeMediaType, CodeRefused, CodeOverloaded, CodeUnavailable, CodeInternal}},
+			"code":    map[string]any{"type": "string", "enum": []string{CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeMethod, CodeConflict, CodeTooLarge, CodeMediaType, CodeRefused, CodeOverloaded, CodeUnavailable, CodeInternal}},
 			"message": str, "field": map[string]any{"type": "string", "description": "the JSON field (or header) that is wrong"},
 			"details": map[string]any{"type": "object", "description": "refused: {findings, payment}"}}, "code", "message")}, "error"),
 		"Status": obj(map[string]any{"status": str}),

@@ -74,6 +74,9 @@ func (x *Executor) Refund(ctx context.Context, id string) (*Payment, error) {
 // act runs an action on a stranded or held payment at the clock's now
 // (never before its last event) and commits it.
 func (x *Executor) act(ctx context.Context, id string, build func(*txn, time.Time) error) error {
+	if x.ro {
+		return ErrReadOnly
+	}
 	x.mu.Lock()
 	e, ok := x.entries[id]
 	x.mu.Unlock()

@@ -24,6 +24,11 @@ import (
 // (fsync per group commit). "planned" repeats one query, so after the first
 // payment the route choice comes from the memo (the ledger work is all
 // still done); "planned_distinct_amounts" plans every payment afresh.
+// Cases ending in _clock start every payment at the virtual clock's now,
+// which moves on as payments wait for their hops (the others start all at
+// one instant). PAYMENT_BENCH_PAYERS sets the number of concurrent payers
+// (default 32 per GOMAXPROCS); paybridge bench payments is the same load
+// from the command line.
 func BenchmarkPayVirtual(b *testing.B) {
 	for _, bc := range []struct {
 		name     string

@@ -27,6 +27,11 @@ var (
 	ErrState = errors.New("payment: wrong state for this action")
 	// ErrOtherEcosystem: the ledger holds another ecosystem's accounts.
 	ErrOtherEcosystem = errors.New("payment: ledger belongs to another ecosystem")
+	// ErrReadOnly: the executor was opened with Config.ReadOnly.
+	ErrReadOnly = errors.New("payment: opened read-only")
+	// ErrNotSeeded: a read-only executor found no payment accounts in the
+	// ledger (no payment was ever made with it).
+	ErrNotSeeded = errors.New("payment: the ledger holds no payments")
 )
 
 // RequestError is a request field that is wrong and why.
@@ -52,6 +57,11 @@ type Config struct {
 	// Guard, if set, is asked before each hop's hold commits (an inline risk
 	// check): see HopGuard and docs/payments.md.
 	Guard HopGuard
+	// ReadOnly makes New read the payments without ever writing to the
+	// ledger: no seeding (ErrNotSeeded if it was never seeded), and Create,
+	// Pay, Run of a running payment, Resume, Refund and Recover return
+	// ErrReadOnly. For commands that only list and show.
+	ReadOnly bool
 }
 
 // Executor creates and runs payments on one ledger. It is safe for
@@ -60,9 +70,12 @@ type Executor struct {
 	eco   *ecosystem.Ecosystem
 	rules route.RuleChecker
 	guard HopGuard
+	ro    bool
 	led   *ledger.Engine
 	clk   clock.Clock
 	loc   *time.Location
+	// clearingFree: no institution delays settlement (route.ClearingFree).
+	clearingFree bool
 
 	mu       sync.Mutex
 	entries  map[string]*entry
@@ -92,9 +105,10 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			loc = l
 		}
 	}
-	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, guard: cfg.Guard, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
+	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, guard: cfg.Guard, ro: cfg.ReadOnly, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
 		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
 	x.memo.eco = x.eco
+	x.clearingFree = route.ClearingFree(x.eco)
 	if x.rules == nil {
 		x.rules = route.NoRules{}
 	}
@@ -102,7 +116,11 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if opening == 0 {
 		opening = DefaultOpeningFen
 	}
-	if err := setup(ctx, x.led, x.eco, opening); err != nil {
+	if x.ro {
+		if err := checkSeeded(ctx, x.led, x.eco); err != nil {
+			return nil, err
+		}
+	} else if err := setup(ctx, x.led, x.eco, opening); err != nil {
 		return nil, err
 	}
 	if err := x.load(ctx); err != nil {
@@ -256,6 +274,9 @@ func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
 // create0 is Create; without snap, a payment left running is returned as a
 // stub with only its id and state (Pay runs it on and snapshots it then).
 func (x *Executor) create0(ctx context.Context, req Request, snap bool) (*Payment, error) {
+	if x.ro {
+		return nil, ErrReadOnly
+	}
 	if len(req.Key) > MaxKeyLen {
 		return nil, &RequestError{"key", fmt.Sprintf("%d bytes, more than %d", len(req.Key), MaxKeyLen)}
 	}

@@ -18,10 +18,10 @@ type txn struct {
 }
 
 func (x *Executor) newTxn(p *Payment) *txn {
-	// Room for a hop's posts or holds (four to six rows) and a few events,
-	// so that the common commit does not grow its slices.
-	return &txn{p: p, cur: x.eco.Currency, next: p.nextTransfer, events: make([]Event, 0, 4),
-		b: ledger.Batch{AllOrNone: true, Transfers: make([]ledger.Transfer, 0, 8)}}
+	// Room for one hop's posts or holds (four to six rows) and two events,
+	// what most commits carry, so that they do not grow their slices.
+	return &txn{p: p, cur: x.eco.Currency, next: p.nextTransfer, events: make([]Event, 0, 2),
+		b: ledger.Batch{AllOrNone: true, Transfers: make([]ledger.Transfer, 0, 6)}}
 }
 
 // transfer adds tr with the payment's next transfer id and the ledger's

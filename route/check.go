@@ -138,7 +138,7 @@ func StartKey(eco *ecosystem.Ecosystem, at time.Time) string {
 		return ""
 	}
 	for _, in := range eco.Institutions {
-		if clearingOf(in.Clearing) != nil {
+		if constrains(in.Clearing) {
 			return "t" + strconv.FormatInt(at.UnixNano(), 10)
 		}
 	}
@@ -151,4 +151,33 @@ func StartKey(eco *ecosystem.Ecosystem, at time.Time) string {
 		}
 	}
 	return "v" + strconv.Itoa(n)
+}
+
+// constrains reports whether c delays settlement (clearingOf(c) != nil),
+// without building the constraint: StartKey runs for every payment.
+func constrains(c ecosystem.Clearing) bool {
+	if c.Mode == ecosystem.ClearingT1 || c.Days == "weekdays" {
+		return true
+	}
+	for _, w := range c.Windows {
+		open, err1 := ecosystem.ParseClock(w.Open)
+		closing, err2 := ecosystem.ParseClock(w.Close)
+		if err1 == nil && err2 == nil && open < closing {
+			return true
+		}
+	}
+	return false
+}
+
+// ClearingFree reports whether no institution of eco has a clearing
+// constraint (T+1, weekdays or windows): then Arrive(eco, loc, ch, start,
+// s) is start plus s seconds for every channel, and StartKey changes only
+// at channel validity dates.
+func ClearingFree(eco *ecosystem.Ecosystem) bool {
+	for _, in := range eco.Institutions {
+		if constrains(in.Clearing) {
+			return false
+		}
+	}
+	return true
 }

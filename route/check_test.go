@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
 )
 
 func TestCheckThenTimesIsEvaluate(t *testing.T) {
@@ -150,5 +151,42 @@ func TestStartKey(t *testing.T) {
 	// direct_transfer exists from some date after 2022-06-01 (TestEvaluateErrors).
 	if StartKey(&free, time.Date(2022, 6, 1, 12, 0, 0, 0, time.UTC)) == StartKey(&free, a) {
 		t.Error("a channel validity boundary between two starts: keys equal")
+	}
+}
+
+func TestConstrainsIsClearingOf(t *testing.T) {
+	for _, c := range []ecosystem.Clearing{
+		{}, {Mode: "realtime"}, {Mode: ecosystem.ClearingT1}, {Days: "weekdays"}, {Days: "all"},
+		{Windows: []ecosystem.Window{{Open: "09:00", Close: "17:00"}}},
+		{Windows: []ecosystem.Window{{Open: "17:00", Close: "09:00"}}},
+		{Windows: []ecosystem.Window{{Open: "nope", Close: "17:00"}}},
+	} {
+		if got, want := constrains(c), clearingOf(c) != nil; got != want {
+			t.Errorf("constrains(%+v) = %v; clearingOf says %v", c, got, want)
+		}
+	}
+}
+
+func TestClearingFree(t *testing.T) {
+	eco, _ := testWorld(t, compliance.PolicyStrict)
+	if ClearingFree(eco) {
+		t.Error("testdata/world.yaml has clearing windows: ClearingFree says none")
+	}
+	free := *eco
+	free.Institutions = append(free.Institutions[:0:0], eco.Institutions...)
+	for i := range free.Institutions {
+		free.Institutions[i].Clearing = ecosystem.Clearing{}
+	}
+	free.Reindex() // lookups must see the copies
+	if !ClearingFree(&free) {
+		t.Fatal("no clearing constraint: ClearingFree says there is one")
+	}
+	loc, _ := time.LoadLocation(DefaultTimezone)
+	start := time.Date(2023, 5, 5, 18, 30, 0, 0, loc)
+	for i := range free.Channels {
+		ch := &free.Channels[i]
+		if got, want := Arrive(&free, loc, ch, start, 12345.678), start.Add(time.Duration(12345.678*float64(time.Second))); !got.Equal(want) {
+			t.Errorf("%s: Arrive %v, want start + latency %v", ch.ID, got, want)
+		}
 	}
 }

@@ -270,8 +270,10 @@ func benchPayStore(ctx context.Context, eco *ecosystem.Ecosystem, store ledger.S
 
 // cpuSeconds returns the CPU time the Go scheduler has spent busy (not
 // idle) and in total (GOMAXPROCS × wall time) since the process started,
-// as runtime/metrics estimates them.
+// as runtime/metrics estimates them. The runtime brings these up to date
+// at each garbage collection, so it collects first (a few ms, counted).
 func cpuSeconds() (busy, total float64) {
+	runtime.GC()
 	ms := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
 	metrics.Read(ms)
 	if ms[0].Value.Kind() != metrics.KindFloat64 || ms[1].Value.Kind() != metrics.KindFloat64 {

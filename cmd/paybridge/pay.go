@@ -157,7 +157,7 @@ func runPay(cmd *cobra.Command, f payFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	w, err := openWorld(ctx, cmd, f.world, policy, spec, false, req.At)
+	w, err := openWorld(ctx, cmd, f.world, policy, spec, false, false, req.At)
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func runEcosystemDiff(cmd *cobra.Command, f diffFlags, nameA, nameB string) erro
 		pa, errA := planIn(stderr, nameA, a, q)
 		pb, errB := planIn(stderr, nameB, b, q)
 		if errA != nil && errB != nil {
-			return usageErrorf("the query fits neither world: A %s: %v; B %s: %v", a.ID, errA, b.ID, errB)
+			return usageErrorf("the query fits neither world: A %s: %v; B %s: %v", a.ID, routeQueryError(errA), b.ID, routeQueryError(errB))
 		}
 		out.Routes = &diffRoutes{pa, pb}
 	}

@@ -235,6 +235,22 @@ func TestEcosystemDiffEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("help says what it does and what --at defaults to", func(t *testing.T) {
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"ecosystem", "diff", "--help"}, "diff exits 0 when it ran"},
+			{[]string{"ecosystem", "diff", "--help"}, "default: now"},
+			{[]string{"route", "--help"}, "Without --at the plan is for now"},
+			{[]string{"route", "--help"}, "default: now"},
+		} {
+			if r := runPaybridge(t, bin, c.args...); r.code != 0 || !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), c.want) {
+				t.Errorf("%v: exit %d, lacks %q", c.args, r.code, c.want)
+			}
+		}
+	})
+
 	t.Run("bad usage exits 2 with one line", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"ecosystem", "diff", "cn-2023"},

@@ -113,9 +113,9 @@ func Compare(a, b *ecosystem.Ecosystem) *Diff {
 		func(h ecosystem.Holder) string { return fmt.Sprintf("%s %s, KYC %d", h.Kind, h.Name, h.KYCLevel) }, noSource[ecosystem.Holder])
 	compareLists(c, SectionInstitutions, a.Institutions, b.Institutions, func(in ecosystem.Institution) string { return in.ID },
 		func(in ecosystem.Institution) string { return in.Kind + " " + in.Name },
-		func(in ecosystem.Institution) string { return firstSentence(in.Note) })
+		func(in ecosystem.Institution) string { return oneLine(in.Note) })
 	compareLists(c, SectionProducts, a.Products, b.Products, func(p ecosystem.Product) string { return p.ID },
-		productSummary, func(p ecosystem.Product) string { return firstSentence(p.Note) })
+		productSummary, func(p ecosystem.Product) string { return oneLine(p.Note) })
 	compareLists(c, SectionChannels, a.Channels, b.Channels, func(ch ecosystem.Channel) string { return ch.ID },
 		channelSummary, channelSource)
 	compareLists(c, SectionRules, a.Rules, b.Rules, func(r ecosystem.Rule) string { return r.ID },
@@ -396,6 +396,9 @@ func abs(n int64) int64 {
 
 func noSource[T any](T) string { return "" }
 
+// oneLine is a note on one line, its spacing normalised.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // firstSentence is the first sentence of a note, for a one-line source.
 func firstSentence(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -434,7 +437,7 @@ func channelSource(ch ecosystem.Channel) string {
 	if slices.Contains(ch.Tags, "unverified") {
 		parts = append(parts, "unverified")
 	}
-	if n := strings.Join(strings.Fields(ch.Note), " "); n != "" {
+	if n := oneLine(ch.Note); n != "" {
 		parts = append(parts, n)
 	}
 	return strings.Join(parts, "; ")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -207,13 +208,18 @@ func writeDiff(w io.Writer, out diffOutput) error {
 			continue
 		}
 		ew.printf("\n%s (%d)\n", strings.ToUpper(section), len(rows))
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		var table bytes.Buffer
+		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  \tID\tFIELD\tA: %s\tB: %s\tSOURCE\n", out.A.ID, out.B.ID)
 		for _, e := range rows {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", changeMark(e.Change), e.ID, dash(e.Field), dash(clip(e.A)), dash(clip(e.B)), sourceText(e))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		// Rows without a source would end in the padding of the B column.
+		for _, line := range strings.SplitAfter(table.String(), "\n") {
+			ew.printf("%s", strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n")))
 		}
 	}
 	if s.Added+s.Removed+s.Changed > 0 {
@@ -245,22 +251,26 @@ func clip(s string) string {
 	return s
 }
 
-// sourceText is the source column: B's source for what B has, A's for what
-// only A has, both when they differ.
+// sourceText is the source column: B's source for what only B has, A's for
+// what only A has, both sides' for a change when they differ; clipped, as
+// --json carries it whole.
 func sourceText(e ecodiff.Entry) string {
 	var s string
 	switch {
-	case e.Change == ecodiff.Removed || e.SourceB == "":
+	case e.Change == ecodiff.Added:
+		s = e.SourceB
+	case e.Change == ecodiff.Removed:
 		s = e.SourceA
-		if s != "" && e.Change != ecodiff.Removed {
-			s = "A: " + s
+	case e.SourceB == "":
+		if e.SourceA != "" {
+			s = "A: " + e.SourceA
 		}
 	case e.SourceA == "" || e.SourceA == e.SourceB:
 		s = e.SourceB
 	default:
 		s = "A: " + e.SourceA + " | B: " + e.SourceB
 	}
-	const max = 110
+	const max = 90
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max-1]) + "…"
 	}

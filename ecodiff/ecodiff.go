@@ -62,7 +62,10 @@ type Entry struct {
 	Section string `json:"section"`
 	// ID is the item's id: a product, channel, rule or holder id, a
 	// calibration target's name, or the world field for SectionWorld.
-	ID     string `json:"id"`
+	ID string `json:"id"`
+	// Change is added or removed for a whole item, and for an element of a
+	// list inside an item that one side lacks (Field "tiers[class_ii]");
+	// changed for a field whose values differ.
 	Change Change `json:"change"`
 	// Field is the YAML path of the field inside the item, e.g. "fee.min_fen"
 	// or "tiers[class_i].limits.per_year_fen"; empty when the whole item was
@@ -73,7 +76,9 @@ type Entry struct {
 	A string `json:"a"`
 	B string `json:"b"`
 	// SourceA and SourceB say where each side's figure comes from, as far as
-	// the world says: validity dates, a note, a calibration target's source.
+	// the world says: a channel's validity dates, "unverified" and note, a
+	// product's or institution's note, a calibration target's source. Notes
+	// and sources are never differences themselves.
 	SourceA string `json:"source_a,omitempty"`
 	SourceB string `json:"source_b,omitempty"`
 }

@@ -251,9 +251,9 @@ func clip(s string) string {
 	return s
 }
 
-// sourceText is the source column: B's source for what only B has, A's for
-// what only A has, both sides' for a change when they differ; clipped, as
-// --json carries it whole.
+// sourceText is the source column: A's source for what only A has, B's
+// otherwise (A's, marked, when B gives none); clipped, as --json carries
+// both sides' whole.
 func sourceText(e ecodiff.Entry) string {
 	var s string
 	switch {
@@ -265,10 +265,8 @@ func sourceText(e ecodiff.Entry) string {
 		if e.SourceA != "" {
 			s = "A: " + e.SourceA
 		}
-	case e.SourceA == "" || e.SourceA == e.SourceB:
-		s = e.SourceB
 	default:
-		s = "A: " + e.SourceA + " | B: " + e.SourceB
+		s = e.SourceB
 	}
 	const max = 90
 	if r := []rune(s); len(r) > max {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -248,6 +249,37 @@ func TestEcosystemDiffEndToEnd(t *testing.T) {
 			if r := runPaybridge(t, bin, c.args...); r.code != 0 || !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), c.want) {
 				t.Errorf("%v: exit %d, lacks %q", c.args, r.code, c.want)
 			}
+		}
+	})
+
+	t.Run("the rows docs/ecosystem.md shows are what diff prints", func(t *testing.T) {
+		doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "ecosystem.md"))
+		if err != nil {
+			t.Skipf("docs/ecosystem.md not readable: %v", err)
+		}
+		start := strings.Index(string(doc), "## Comparing worlds: ecosystem diff")
+		end := strings.Index(string(doc), "## Writing another world")
+		if start < 0 || end < start {
+			t.Fatal("docs/ecosystem.md lost its section on ecosystem diff")
+		}
+		outputs := textRun.stdout
+		for _, q := range [][]string{
+			{"--from", "alipay.huabei", "--to", "wechat.change", "--to-holder", "friend", "--amount", "1000"},
+			{"--from", "alipay.balance", "--to", "icbc.debit", "--amount", "1000"},
+		} {
+			outputs += runPaybridge(t, bin, append([]string{"ecosystem", "diff", "cn-2023", "cn-facts"}, q...)...).stdout
+		}
+		rows := 0
+		for _, line := range strings.Split(string(doc[start:end]), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(line, "  ") && (slices.Contains([]string{"+", "-", "~"}, f[0]) || f[0] == "cn-2023" || f[0] == "cn-facts") {
+				rows++
+				if !strings.Contains(outputs, line) {
+					t.Errorf("docs show a row diff does not print:\n%s", line)
+				}
+			}
+		}
+		if rows < 10 {
+			t.Errorf("only %d output rows found in the docs' diff section", rows)
 		}
 	})
 

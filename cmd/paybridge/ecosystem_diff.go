@@ -155,9 +155,9 @@ func runEcosystemDiff(cmd *cobra.Command, f diffFlags, nameA, nameB string) erro
 // all absent, an error when only some are given.
 func (f diffFlags) query() (route.Query, bool, error) {
 	if f.from == "" && f.to == "" && f.amount == "" {
-		for name, v := range map[string]string{"--to-holder": f.toHolder, "--at": f.at} {
-			if v != "" {
-				return route.Query{}, false, usageErrorf("%s needs a query: give --from, --to and --amount too", name)
+		for _, fl := range []struct{ name, value string }{{"--to-holder", f.toHolder}, {"--at", f.at}} {
+			if fl.value != "" {
+				return route.Query{}, false, usageErrorf("%s needs a query: give --from, --to and --amount too", fl.name)
 			}
 		}
 		return route.Query{}, false, nil

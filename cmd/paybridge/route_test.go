@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paybridge/paybridge/clock"
+	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/route"
 )
 
@@ -197,5 +198,49 @@ func TestRoutePlansForNow(t *testing.T) {
 				t.Errorf("an undated plan reports at %q: clearing windows must not apply", res.Query.At)
 			}
 		})
+	}
+}
+
+// TestChannelsInForce: valid_from is inclusive, valid_until exclusive, an
+// unset bound open; the world itself is not changed, and is returned as it
+// is when every channel is in force.
+func TestChannelsInForce(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2020, 1, d, 0, 0, 0, 0, time.UTC) }
+	eco := &ecosystem.Ecosystem{Channels: []ecosystem.Channel{
+		{ID: "always"},
+		{ID: "from2", ValidFrom: day(2)},
+		{ID: "until3", ValidUntil: day(3)},
+		{ID: "from2until3", ValidFrom: day(2), ValidUntil: day(3)},
+	}}
+	tests := []struct {
+		at   time.Time
+		kept []string
+	}{
+		{day(1), []string{"always", "until3"}},
+		{day(2), []string{"always", "from2", "until3", "from2until3"}},
+		{day(2).Add(23 * time.Hour), []string{"always", "from2", "until3", "from2until3"}},
+		{day(3), []string{"always", "from2"}},
+		{day(3).Add(-time.Nanosecond), []string{"always", "from2", "until3", "from2until3"}},
+	}
+	for _, tc := range tests {
+		got, left := channelsInForce(eco, tc.at)
+		var ids []string
+		for _, ch := range got.Channels {
+			ids = append(ids, ch.ID)
+		}
+		if !slices.Equal(ids, tc.kept) || len(ids)+len(left) != len(eco.Channels) {
+			t.Errorf("at %s: kept %v (left %d), want %v", tc.at, ids, len(left), tc.kept)
+		}
+		if len(left) == 0 && got != eco {
+			t.Errorf("at %s: a copy although every channel is in force", tc.at)
+		}
+		if len(eco.Channels) != 4 {
+			t.Fatal("channelsInForce changed the world it was given")
+		}
+		for _, id := range tc.kept {
+			if _, ok := got.Channel(id); !ok {
+				t.Errorf("at %s: %s kept but not found by lookup (index not rebuilt)", tc.at, id)
+			}
+		}
 	}
 }

@@ -73,6 +73,10 @@ func (c *Converter) unpost(payment string, hop int) { delete(c.posted, hopKey{pa
 // InFlight is how many payments the converter remembers.
 func (c *Converter) InFlight() int { return len(c.specs) }
 
+// ErrUnknownChannel is returned for a hop over a channel the converter's
+// ecosystem does not have: the payments were made in another world.
+var ErrUnknownChannel = errors.New("unknown channel")
+
 // ErrNoSpec is returned for a hop of a payment whose created event was not seen.
 var ErrNoSpec = errors.New("riskfeed: hop of a payment whose created event was not seen")
 
@@ -121,7 +125,7 @@ func (c *Converter) Convert(ev payment.Event) (risk.Event, bool, error) {
 	h := spec.Route.Hops[ev.Hop-1]
 	ch, ok := c.eco.Channel(h.Channel)
 	if !ok {
-		return risk.Event{}, false, fmt.Errorf("riskfeed: payment %s: unknown channel %q", ev.Payment, h.Channel)
+		return risk.Event{}, false, fmt.Errorf("riskfeed: payment %s: %w %q", ev.Payment, ErrUnknownChannel, h.Channel)
 	}
 	kind, err := KindOf(ch.Kind)
 	if err != nil {

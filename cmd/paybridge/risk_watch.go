@@ -251,6 +251,9 @@ func watchPoll(ctx context.Context, cmd *cobra.Command, f watchFlags, feed *risk
 		feed.Applier = riskfeed.LedgerActions{Ledger: w.led}
 	}
 	rs, err := feed.Poll(ctx)
+	if errors.Is(err, riskfeed.ErrUnknownChannel) {
+		return usageErrorf("--ecosystem: %v in --db %s; give the world the payments were made in", err, f.world.db)
+	}
 	if errors.Is(err, riskfeed.ErrCursorAhead) {
 		return usageErrorf("--cases %s: %v for --db %s (was that ledger recreated? use a new --cases file for it)", f.cases, err, f.world.db)
 	}

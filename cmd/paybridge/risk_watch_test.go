@@ -177,6 +177,11 @@ func TestRiskWatchEndToEnd(t *testing.T) {
 		t.Errorf("second watch changed the cases: %d cases %d alerts, then %d cases %d alerts", len(listed), alerts, len(relisted), realerts)
 	}
 
+	// Without the what-if world the cash-back channel is unknown: exit 2 naming --ecosystem.
+	if r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--cases", filepath.Join(dir, "other.db")); r.code != 2 || !strings.Contains(r.stderr, "--ecosystem") || !strings.Contains(r.stderr, "taobao_cashback") {
+		t.Errorf("watch in the wrong world: exit %d, %q", r.code, r.stderr)
+	}
+
 	// The human form names the rule, the pattern and its members.
 	human := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", filepath.Join(dir, "fresh.db"))
 	t.Logf("risk watch (human):\n%s%s", human.stdout, human.stderr)

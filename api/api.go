@@ -58,7 +58,11 @@ type KeyCreator interface {
 }
 
 // Streamer serves Server-Sent Events of the payment outbox after a cursor,
-// keeping only the events keep accepts. NewPoller is the built-in one.
+// keeping only the events keep accepts. NewPoller is the built-in one; the
+// api/stream hub fits too. If the Streamer has Notify(), the server calls
+// it after each commit it makes; Streams() int feeds the metrics; Close()
+// is called on shutdown. The Streamer runs itself (the built-in one is run
+// by Server.Run).
 type Streamer interface {
 	ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, keep func(payment.Event) bool)
 }
@@ -145,7 +149,7 @@ func New(cfg Config) *Server {
 		}
 	}
 	s.metrics = newMetrics(cfg.Registry, s)
-	s.sched = newScheduler(cfg.Executor, cfg.Clock, cfg.Logger, func() { s.poller.Notify() })
+	s.sched = newScheduler(cfg.Executor, cfg.Clock, cfg.Logger, s.notify)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.pattern, s.wrap(rt)))
 	}
@@ -167,7 +171,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	defer s.ready.Store(false)
-	go s.poller.Run(ctx)
+	if s.streams == Streamer(s.poller) {
+		go s.poller.Run(ctx)
+	}
 	return s.sched.run(ctx)
 }
 
@@ -185,4 +191,25 @@ func (s *Server) Plans() int { return s.plans.len() }
 
 // CloseStreams ends the event streams served by the built-in poller (call
 // it when the HTTP server shuts down: streams never go idle by themselves).
-func (s *Server) CloseStreams() { s.poller.Close() }
+func (s *Server) CloseStreams() {
+	s.poller.Close()
+	if c, ok := s.streams.(interface{ Close() }); ok && s.streams != Streamer(s.poller) {
+		c.Close()
+	}
+}
+
+// notify wakes the event streams after a commit this server made (the
+// Streamer's Notify, if it has one).
+func (s *Server) notify() {
+	if n, ok := s.streams.(interface{ Notify() }); ok {
+		n.Notify()
+	}
+}
+
+// openStreams is the number of open event streams (if the Streamer counts them).
+func (s *Server) openStreams() int {
+	if c, ok := s.streams.(interface{ Streams() int }); ok {
+		return c.Streams()
+	}
+	return 0
+}

@@ -574,7 +574,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.metrics.created(pay)
 	s.sched.add(pay)
-	s.poller.Notify()
+	s.notify()
 	return s.writePayment(w, pay, http.StatusCreated)
 }
 
@@ -686,7 +686,7 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, name string, do fun
 		return err
 	}
 	s.sched.add(pay)
-	s.poller.Notify()
+	s.notify()
 	writeJSON(w, http.StatusOK, viewPayment(pay))
 	return nil
 }

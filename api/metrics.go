@@ -39,12 +39,12 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paybridge_outbox_lag_events",
-		Help: "How many outbox events the slowest open event stream is behind the newest one streamed.",
+		Help: "How many outbox events the slowest open event stream is behind the newest one streamed (built-in streamer).",
 	}, func() float64 { return float64(s.poller.Lag()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paybridge_event_streams",
 		Help: "Open Server-Sent Event streams.",
-	}, func() float64 { return float64(s.poller.Streams()) }))
+	}, func() float64 { return float64(s.openStreams()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paybridge_payments_waiting",
 		Help: "Running payments waiting for the clock.",

@@ -69,6 +69,11 @@ type benchAPIResult struct {
 	ClientCPUs      int               `json:"gomaxprocs"`
 	ServerPID       int               `json:"server_pid,omitempty"`
 	ServerStartupMs float64           `json:"server_startup_ms,omitempty"`
+	// CPU seconds used per second of the measured window (2.0 is both
+	// cores of a 2-core machine), by this load generator and, when it
+	// started the server (Linux), by the server.
+	ClientCPU float64 `json:"client_cpu"`
+	ServerCPU float64 `json:"server_cpu,omitempty"`
 }
 
 func newBenchAPICmd() *cobra.Command {
@@ -182,7 +187,11 @@ func runBenchAPI(cmd *cobra.Command, f benchAPIFlags) error {
 		}
 		res.Server = base
 	}
-	if err := runAPILoad(cmd.Context(), f, holders, base, key, &res); err != nil {
+	serverPID := 0
+	if res.Server == "subprocess" {
+		serverPID = res.ServerPID
+	}
+	if err := runAPILoad(cmd.Context(), f, holders, base, key, serverPID, &res); err != nil {
 		return err
 	}
 	if f.asJSON {
@@ -345,7 +354,7 @@ type apiLoadWorker struct {
 	hops    int
 }
 
-func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, key string, res *benchAPIResult) error {
+func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, key string, serverPID int, res *benchAPIResult) error {
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -443,12 +452,19 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	}
 	measuring.Store(true)
 	t0 := time.Now()
+	client0, server0 := selfCPU(), procCPU(serverPID)
 	select {
 	case <-time.After(f.duration):
 	case <-ctx.Done():
 	}
 	measuring.Store(false)
 	elapsed := time.Since(t0)
+	res.ClientCPU = (selfCPU() - client0).Seconds() / elapsed.Seconds()
+	if server0 >= 0 {
+		if s1 := procCPU(serverPID); s1 >= 0 {
+			res.ServerCPU = (s1 - server0).Seconds() / elapsed.Seconds()
+		}
+	}
 	stopFlag.Store(true)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -513,6 +529,11 @@ func printBenchAPI(w io.Writer, r *benchAPIResult) {
 		fmt.Fprintf(w, "  server ready in %.0f ms (pid %d)\n", r.ServerStartupMs, r.ServerPID)
 	}
 	fmt.Fprintf(w, "  requests   %d, %d succeeded: %.0f/s\n", r.Requests, r.OK, r.PerSec)
+	if r.ServerCPU > 0 {
+		fmt.Fprintf(w, "  cpu        server %.2f cores, load generator %.2f cores\n", r.ServerCPU, r.ClientCPU)
+	} else {
+		fmt.Fprintf(w, "  cpu        load generator %.2f cores\n", r.ClientCPU)
+	}
 	fmt.Fprintf(w, "  latency    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms  mean %.2f ms\n",
 		r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99, r.LatencyMs.Max, r.LatencyMs.Mean)
 	codes := make([]string, 0, len(r.Status))
@@ -542,4 +563,41 @@ func printBenchAPI(w io.Writer, r *benchAPIResult) {
 	} else {
 		fmt.Fprintf(w, "  target     ≥ %.0f/s and no errors: %s\n", r.TargetPerSec, verdict)
 	}
+}
+
+// selfCPU is the user+system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the user+system CPU time of process pid from /proc (Linux),
+// or -1 when it cannot be read.
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name (which may hold spaces) end at ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(fields[11], 10, 64) // utime, field 14
+	st, err2 := strconv.ParseInt(fields[12], 10, 64) // stime, field 15
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
 }

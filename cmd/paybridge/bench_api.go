@@ -38,7 +38,7 @@ type benchAPIFlags struct {
 	addr, key, kind, from, to, holders, channels string
 	clockSpec, ecosystem, fund, db               string
 	amountFen                                    int64
-	duration, warmup                             time.Duration
+	duration, warmup, baseline                   time.Duration
 	concurrency                                  int
 	idempotency, asJSON                          bool
 }
@@ -74,13 +74,28 @@ type benchAPIResult struct {
 	// started the server (Linux), by the server.
 	ClientCPU float64 `json:"client_cpu"`
 	ServerCPU float64 `json:"server_cpu,omitempty"`
+	// Baseline is the floor measured first on the same server and
+	// machine: what the same clients get from a request that does nothing
+	// but HTTP, authentication and a small JSON answer.
+	Baseline *apiBaseline `json:"baseline,omitempty"`
+}
+
+// apiBaseline is bench api's GET /v1/clock measurement.
+type apiBaseline struct {
+	Kind      string  `json:"kind"`
+	PerSec    float64 `json:"per_sec"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	Errors    int64   `json:"errors"`
+	ServerCPU float64 `json:"server_cpu,omitempty"`
+	ClientCPU float64 `json:"client_cpu"`
 }
 
 func newBenchAPICmd() *cobra.Command {
 	var f benchAPIFlags
 	cmd := &cobra.Command{
 		Use:   "api",
-		Short: "Load-test the HTTP API over loopback: payments or plans per second and latency",
+		Short: "Load-test the HTTP API over loopback: payments or plans per second and latency, beside a baseline",
 		Long: `api runs a closed-loop load generator against the HTTP API over loopback:
 --concurrency clients each send one request, wait for the answer, and send
 the next, for --duration (after --warmup, which is not counted). It prints
@@ -89,7 +104,10 @@ answers by HTTP status, with a sample body of each kind of error.
 
 --kind payments POSTs /v1/payments (201 is success) with a fresh
 Idempotency-Key each (--idempotency=false sends none); --kind plans POSTs
-/v1/plans (200 is success). The payments go from --from to --to for
+/v1/plans (200 is success); --kind clock GETs /v1/clock. Before the
+measured kind it measures GET /v1/clock for --baseline on the same server:
+the floor of HTTP, authentication and a small JSON answer on this machine
+now, so the figures can be read on any machine. The payments go from --from to --to for
 --amount-fen each, from the holders of --holders in turn (each to itself).
 
 By default it starts its own server: the real binary ('paybridge serve',
@@ -122,6 +140,7 @@ transport failures; the exit status is 1 if there were any.`,
 	fl.StringVar(&f.kind, "kind", "payments", "payments (POST /v1/payments) or plans (POST /v1/plans)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "load sent before measuring, not counted")
+	fl.DurationVar(&f.baseline, "baseline", 3*time.Second, "first measure GET /v1/clock this long, the HTTP and authentication floor, on the same server (0: skip)")
 	fl.IntVar(&f.concurrency, "concurrency", 64, "clients sending at once (each waits for its answer)")
 	fl.StringVar(&f.from, "from", "alipay.balance", "product the payments or plans start from")
 	fl.StringVar(&f.to, "to", "wechat.change", "product they go to (alipay.balance → wechat.change is one hop in cn-2023)")
@@ -141,12 +160,15 @@ func init() { benchCmd.AddCommand(newBenchAPICmd()) }
 
 func runBenchAPI(cmd *cobra.Command, f benchAPIFlags) error {
 	switch f.kind {
-	case "payments", "plans":
+	case "payments", "plans", "clock":
 	default:
-		return usageErrorf("--kind %q is not payments or plans", f.kind)
+		return usageErrorf("--kind %q is not payments, plans or clock", f.kind)
 	}
 	if f.duration <= 0 {
 		return usageErrorf("--duration must be more than 0, not %s", f.duration)
+	}
+	if f.baseline < 0 {
+		return usageErrorf("--baseline must not be negative, not %s", f.baseline)
 	}
 	if f.warmup < 0 {
 		return usageErrorf("--warmup must not be negative, not %s", f.warmup)
@@ -190,6 +212,16 @@ func runBenchAPI(cmd *cobra.Command, f benchAPIFlags) error {
 	serverPID := 0
 	if res.Server == "subprocess" {
 		serverPID = res.ServerPID
+	}
+	if f.baseline > 0 && f.kind != "clock" {
+		bf := f
+		bf.kind, bf.duration = "clock", f.baseline
+		var b benchAPIResult
+		if err := runAPILoad(cmd.Context(), bf, holders, base, key, serverPID, &b); err != nil {
+			return err
+		}
+		res.Baseline = &apiBaseline{Kind: "GET /v1/clock", PerSec: b.PerSec, P50Ms: b.LatencyMs.P50, P99Ms: b.LatencyMs.P99,
+			Errors: b.Errors, ServerCPU: b.ServerCPU, ClientCPU: b.ClientCPU}
 	}
 	if err := runAPILoad(cmd.Context(), f, holders, base, key, serverPID, &res); err != nil {
 		return err
@@ -367,6 +399,10 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	url := base + "/v1/" + f.kind
+	method := http.MethodPost
+	if f.kind == "clock" {
+		method = http.MethodGet
+	}
 	okStatus := http.StatusOK
 	if f.kind == "payments" {
 		okStatus = http.StatusCreated
@@ -396,14 +432,19 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 		go func(i int) {
 			defer wg.Done()
 			for n := i; !stopFlag.Load(); n += f.concurrency {
-				body := bodies[n%len(bodies)]
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				var body io.Reader
+				if method == http.MethodPost {
+					body = bytes.NewReader(bodies[n%len(bodies)])
+				}
+				req, err := http.NewRequestWithContext(ctx, method, url, body)
 				if err != nil {
 					w.status[-1]++
 					return
 				}
 				req.Header.Set("Authorization", auth)
-				req.Header.Set("Content-Type", "application/json")
+				if body != nil {
+					req.Header.Set("Content-Type", "application/json")
+				}
 				if f.kind == "payments" && f.idempotency {
 					req.Header.Set("Idempotency-Key", "bench-"+runID+"-"+strconv.FormatUint(seq.Add(1), 36))
 				}
@@ -516,7 +557,7 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	if f.kind == "payments" {
 		res.TargetPerSec, res.TargetP99Ms = targetPaymentsPerSec, apiMs(targetPaymentsP99)
 		res.TargetMet = res.PerSec >= targetPaymentsPerSec && res.LatencyMs.P99 <= res.TargetP99Ms && res.Errors == 0
-	} else {
+	} else if f.kind == "plans" {
 		res.TargetPerSec = targetPlansPerSec
 		res.TargetMet = res.PerSec >= targetPlansPerSec && res.Errors == 0
 	}
@@ -553,6 +594,13 @@ func printBenchAPI(w io.Writer, r *benchAPIResult) {
 		if s, ok := r.ErrorSamples[c]; ok {
 			fmt.Fprintf(w, "  error %s e.g. %s\n", c, s)
 		}
+	}
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "  baseline   %s: %.0f/s, p50 %.2f ms, p99 %.2f ms (server %.2f cores, load generator %.2f); %s is %.1f%% of it\n",
+			b.Kind, b.PerSec, b.P50Ms, b.P99Ms, b.ServerCPU, b.ClientCPU, r.Kind, 100*r.PerSec/max(b.PerSec, 1))
+	}
+	if r.TargetPerSec == 0 {
+		return
 	}
 	verdict := "missed"
 	if r.TargetMet {

@@ -33,11 +33,14 @@ func TestBenchAPIBinary(t *testing.T) {
 		}
 		return res
 	}
-	short := []string{"--duration", "700ms", "--warmup", "200ms", "--concurrency", "4", "--json"}
+	short := []string{"--duration", "700ms", "--warmup", "200ms", "--baseline", "300ms", "--concurrency", "4", "--json"}
 
 	res := check("payments", runPaybridge(t, bin, append([]string{"bench", "api", "--kind", "payments"}, short...)...), "payments")
 	if res.RouteHops != 1 || res.Status["201"] != res.OK || res.Server != "subprocess" {
 		t.Errorf("payments: %+v: want single-hop payments, all 201, on a started server", res)
+	}
+	if b := res.Baseline; b == nil || b.PerSec <= 0 || b.Errors != 0 || b.P50Ms <= 0 {
+		t.Errorf("payments: baseline %+v: want GET /v1/clock measured without errors", b)
 	}
 	res = check("plans", runPaybridge(t, bin, append([]string{"bench", "api", "--kind", "plans"}, short...)...), "plans")
 	if res.Status["200"] != res.OK {
@@ -58,7 +61,7 @@ func TestBenchAPIBinary(t *testing.T) {
 
 	// A wrong key: every request fails with 401, and the exit status says so.
 	r := runPaybridge(t, bin, "bench", "api", "--addr", srv.base, "--key", "pbk_0000000000000000_"+strings.Repeat("0", 64),
-		"--kind", "plans", "--duration", "300ms", "--warmup", "0s", "--concurrency", "2")
+		"--kind", "plans", "--duration", "300ms", "--warmup", "0s", "--baseline", "0s", "--concurrency", "2")
 	if r.code != 1 || !strings.Contains(r.stdout, "401:") || !strings.Contains(r.stdout, "unauthenticated") {
 		t.Errorf("wrong key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -69,6 +72,7 @@ func TestBenchAPIBinary(t *testing.T) {
 	}{
 		{[]string{"--kind", "refunds"}, "--kind"},
 		{[]string{"--duration", "0s"}, "--duration"},
+		{[]string{"--baseline", "-1s"}, "--baseline"},
 		{[]string{"--concurrency", "0"}, "--concurrency"},
 		{[]string{"--amount-fen", "-5"}, "--amount-fen"},
 		{[]string{"--addr", "127.0.0.1:1"}, "--addr"},

@@ -104,11 +104,13 @@ answers by HTTP status, with a sample body of each kind of error.
 
 --kind payments POSTs /v1/payments (201 is success) with a fresh
 Idempotency-Key each (--idempotency=false sends none); --kind plans POSTs
-/v1/plans (200 is success); --kind clock GETs /v1/clock. Before the
-measured kind it measures GET /v1/clock for --baseline on the same server:
-the floor of HTTP, authentication and a small JSON answer on this machine
-now, so the figures can be read on any machine. The payments go from --from to --to for
---amount-fen each, from the holders of --holders in turn (each to itself).
+/v1/plans (200 is success); --kind clock GETs /v1/clock. Payments and
+plans go from --from to --to for --amount-fen each, from the holders of
+--holders in turn (each to itself).
+
+Before the measured kind it measures GET /v1/clock for --baseline on the
+same server: the floor of HTTP, authentication and a small JSON answer on
+this machine now, so the figures can be read on a loaded or another machine.
 
 By default it starts its own server: the real binary ('paybridge serve',
 the same wiring as a user gets) as a subprocess on a free loopback port and
@@ -120,9 +122,9 @@ running server instead; that server must hold the --holders' money.
 
 The targets of the issue (on a 2-core machine, generator and server on the
 same machine): payments ≥ 10,000/s with p99 ≤ 25 ms, plans ≥ 30,000/s. The
-result says whether they were met; the exit status is 0 either way unless
-a request failed. Errors are any answer but the success status, and
-transport failures; the exit status is 1 if there were any.`,
+result says whether they were met. Any answer but the success status, and
+any transport failure, is an error: the exit status is 1 if there was one
+(0 otherwise, whether or not the targets were met).`,
 		Example: `  # Payments against a server it starts, 10 s, 64 clients
   paybridge bench api --kind payments --duration 10s --concurrency 64
 

@@ -78,6 +78,10 @@ type benchAPIResult struct {
 	// machine: what the same clients get from a request that does nothing
 	// but HTTP, authentication and a small JSON answer.
 	Baseline *apiBaseline `json:"baseline,omitempty"`
+	// PerSecSeries is the successful requests finished in each whole
+	// second of the window: a falling series means the server slows as
+	// its state grows.
+	PerSecSeries []int64 `json:"per_sec_series"`
 }
 
 // apiBaseline is bench api's GET /v1/clock measurement.
@@ -383,6 +387,7 @@ func (t *apiTailBuffer) String() string {
 // apiLoadWorker is one client's tally.
 type apiLoadWorker struct {
 	lat     []time.Duration
+	bySec   []int64 // successes finished in each second of the window
 	status  map[int]int64
 	samples map[int]string
 	hops    int
@@ -422,6 +427,7 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	}
 	auth := "Bearer " + key
 	var measuring atomic.Bool
+	var windowStart atomic.Int64 // unix nanoseconds
 	var stopFlag atomic.Bool
 	var seq atomic.Uint64
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -480,6 +486,15 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 					continue
 				}
 				w.lat = append(w.lat, d)
+				if code == okStatus {
+					sec := int(time.Duration(t0.Add(d).UnixNano()-windowStart.Load()) / time.Second)
+					for sec >= 0 && len(w.bySec) <= sec {
+						w.bySec = append(w.bySec, 0)
+					}
+					if sec >= 0 {
+						w.bySec[sec]++
+					}
+				}
 				w.status[code]++
 				if code != okStatus {
 					if _, ok := w.samples[code]; !ok {
@@ -493,6 +508,7 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	case <-time.After(f.warmup):
 	case <-ctx.Done():
 	}
+	windowStart.Store(time.Now().UnixNano())
 	measuring.Store(true)
 	t0 := time.Now()
 	client0, server0 := selfCPU(), procCPU(serverPID)
@@ -515,6 +531,15 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	}
 
 	res.DurationS = elapsed.Seconds()
+	whole := int(elapsed / time.Second)
+	res.PerSecSeries = make([]int64, whole)
+	for _, w := range workers {
+		for i, n := range w.bySec {
+			if i < whole {
+				res.PerSecSeries[i] += n
+			}
+		}
+	}
 	res.Status = map[string]int64{}
 	var all []time.Duration
 	for _, w := range workers {
@@ -576,6 +601,15 @@ func printBenchAPI(w io.Writer, r *benchAPIResult) {
 		fmt.Fprintf(w, "  cpu        server %.2f cores, load generator %.2f cores\n", r.ServerCPU, r.ClientCPU)
 	} else {
 		fmt.Fprintf(w, "  cpu        load generator %.2f cores\n", r.ClientCPU)
+	}
+	if n := len(r.PerSecSeries); n >= 2 {
+		k := max(1, min(3, n/2))
+		var first, last int64
+		for i := 0; i < k; i++ {
+			first += r.PerSecSeries[i]
+			last += r.PerSecSeries[n-1-i]
+		}
+		fmt.Fprintf(w, "  by second  first %d s %.0f/s, last %d s %.0f/s\n", k, float64(first)/float64(k), k, float64(last)/float64(k))
 	}
 	fmt.Fprintf(w, "  latency    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms  mean %.2f ms\n",
 		r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99, r.LatencyMs.Max, r.LatencyMs.Mean)

@@ -43,9 +43,10 @@ The ledger is the SQLite file --db, created and seeded on first use like
 faster, manual moves only when an admin calls POST /v1/clock/advance.
 Payments a previous run left in flight are picked up at start.
 
-Every /v1 request sends Authorization: Bearer KEY. When the key store is
-empty the server prints a one-time admin key on stderr; create more with
-POST /v1/keys. Roles: admin (everything), operator (one institution),
+Every /v1 request sends Authorization: Bearer KEY. Keys are stored hashed
+in the --db file itself. When it holds none, the server prints a one-time
+admin key on stderr; create more with POST /v1/keys or 'paybridge keys
+create --db FILE' (also while the server runs). Roles: admin (everything), operator (one institution),
 holder (own accounts and payments), auditor (read-only everything).
 
 SIGINT or SIGTERM stops it gracefully: it stops accepting connections,

@@ -272,7 +272,28 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+	// An open event stream does not hold the shutdown up: it is ended.
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		req, _ := http.NewRequest("GET", s2.url+"/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+admin2)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	begin := time.Now()
 	s2.stop()
+	if d := time.Since(begin); d > 5*time.Second || strings.Contains(s2.log(), "still running") {
+		t.Fatalf("shutdown with an open stream took %s:\n%s", d, s2.log())
+	}
+	select {
+	case <-streamDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event stream did not end at shutdown")
+	}
 }
 
 func TestServeUsageErrors(t *testing.T) {

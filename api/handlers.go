@@ -680,6 +680,8 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, name string, do fun
 	case errors.Is(err, ErrNotDue) && pay != nil:
 	case errors.Is(err, payment.ErrNotFound):
 		return notFound("no payment %s", quote(r.PathValue("id")))
+	case errors.Is(err, payment.ErrGuardRefused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRefused, Message: fmt.Sprintf("cannot %s payment %s: %v", name, r.PathValue("id"), err)}
 	case errors.Is(err, payment.ErrState):
 		return conflict("cannot %s payment %s: %s", name, r.PathValue("id"), strings.TrimPrefix(err.Error(), payment.ErrState.Error()+": "))
 	case err != nil:

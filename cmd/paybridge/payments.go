@@ -30,6 +30,9 @@ var virtualEpoch = time.Date(2023, 5, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*36
 // worldFlags are the flags every payment command shares.
 type worldFlags struct {
 	db, ecosystem, fund string
+	// guard, when set (not a flag: pay and payments resume set it from
+	// --risk), is the executor's inline risk guard.
+	guard payment.HopGuard
 }
 
 func (w *worldFlags) register(fl *pflag.FlagSet) {
@@ -103,7 +106,7 @@ func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy com
 		s.Close()
 		return nil, usageErrorf("--db %s: %v", f.db, err)
 	}
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund, ReadOnly: readOnly})
+	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund, ReadOnly: readOnly, Guard: f.guard})
 	if err != nil {
 		led.Close()
 		s.Close()
@@ -384,6 +387,7 @@ func newPaymentsShowCmd() *cobra.Command {
 // newPaymentsActCmd builds payments resume and payments refund.
 func newPaymentsActCmd(action string) *cobra.Command {
 	var f worldFlags
+	var rf riskFlags
 	var asJSON bool
 	var clockFlag string
 	short := map[string]string{
@@ -394,7 +398,7 @@ func newPaymentsActCmd(action string) *cobra.Command {
 		Use:   action + " ID",
 		Short: short,
 		Long: short + ". Only a stranded or held payment can be " + map[string]string{
-			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (the risk guard, if one is wired, is asked again). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
+			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (with --risk on, the risk engine is asked again, after replaying the ledger's payments, and may refuse it or hold it). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
 			"refund": "refunded: the posted hops are reversed (fees back where the channel refunds them); a payment held before its first hop had moved nothing.",
 		}[action],
 		Example: "  paybridge payments " + action + " p000002",
@@ -404,11 +408,24 @@ func newPaymentsActCmd(action string) *cobra.Command {
 			if err != nil {
 				return usageErrorf("--clock: %v", err)
 			}
+			g, err := rf.guard()
+			if err != nil {
+				return err
+			}
+			if g != nil {
+				f.guard = g
+			}
 			w, err := openExisting(cmd, f, spec, false)
 			if err != nil {
 				return err
 			}
 			defer w.close()
+			if g != nil {
+				if err := g.begin(cmd.Context(), w); err != nil {
+					return err
+				}
+				defer g.finish(cmd.Context())
+			}
 			act := w.x.Resume
 			if action == "refund" {
 				act = w.x.Refund
@@ -426,6 +443,9 @@ func newPaymentsActCmd(action string) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
+	if action == "resume" {
+		rf.register(cmd.Flags())
+	}
 	cmd.Flags().StringVar(&clockFlag, "clock", "virtual", "virtual, scaled:N or real")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the payment as JSON")
 	return cmd

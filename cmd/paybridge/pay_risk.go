@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/payment"
 	"github.com/paybridge/paybridge/risk"
 	"github.com/paybridge/paybridge/riskfeed"
@@ -95,10 +96,13 @@ var _ payment.HopGuard = (*liveGuard)(nil)
 
 // begin rebuilds the engine's state from w's payment outbox. Call it after
 // the executor is open and before any payment runs.
-func (g *liveGuard) begin(ctx context.Context, w *world) error {
+func (g *liveGuard) begin(ctx context.Context, w *world) error { return g.beginOn(ctx, w.eco, w.led) }
+
+// beginOn is begin for an ecosystem and ledger without a world.
+func (g *liveGuard) beginOn(ctx context.Context, eco *ecosystem.Ecosystem, led *ledger.Engine) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.eco, g.conv, g.outbox = w.eco, riskfeed.NewConverter(w.eco), payment.NewOutbox(w.led)
+	g.eco, g.conv, g.outbox = eco, riskfeed.NewConverter(eco), payment.NewOutbox(led)
 	if err := g.catchUp(ctx, false); err != nil {
 		return fmt.Errorf("risk guard: replaying the payment outbox: %w", err)
 	}
@@ -117,6 +121,33 @@ func (g *liveGuard) finish(ctx context.Context) error {
 		g.cases = nil
 	}
 	return err
+}
+
+// done takes the hops of p, a payment this process just ran, that the
+// guard has not observed yet (its last hop) into the engine from p's own
+// events, for a process running many payments that does not read the
+// outbox again (bench payments). A process that calls done must not call
+// finish or catchUp afterwards: they would observe those hops twice.
+func (g *liveGuard) done(ctx context.Context, p *payment.Payment) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ev := range p.Events {
+		if ev.Type != payment.EventHopPosted || p.Spec.Route == nil || ev.Hop < 1 || ev.Hop > len(p.Spec.Route.Hops) {
+			continue
+		}
+		id := hopID(p.ID, ev.Hop)
+		delete(g.asked, id)
+		if g.ahead[id] {
+			delete(g.ahead, id)
+			continue
+		}
+		h := p.Spec.Route.Hops[ev.Hop-1]
+		hc := payment.HopCheck{Payment: p.ID, Hop: ev.Hop, FromHolder: h.FromHolder, ToHolder: h.ToHolder, Channel: h.Channel,
+			FromProduct: h.From, ToProduct: h.To, AmountFen: ev.AmountFen, CreditShareBps: int(ev.CreditShareBps)}
+		if e, err := hopEvent(g.eco, hc, ev.At); err == nil {
+			_ = g.observe(ctx, e, true) // an event the engine refuses is not a hop to remember
+		}
+	}
 }
 
 // catchUp observes every outbox event after g.after, skipping hops the
@@ -181,17 +212,18 @@ func (g *liveGuard) observe(ctx context.Context, e risk.Event, file bool) error 
 func (g *liveGuard) CheckHop(ctx context.Context, h payment.HopCheck) payment.GuardDecision {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if h.Hop == 1 {
-		// A new payment: the last hops of earlier ones are in the outbox.
-		if err := g.catchUp(ctx, true); err != nil {
-			return payment.GuardDecision{Action: payment.GuardAllow, Reason: "risk guard could not read the outbox: " + err.Error()}
-		}
-	} else if prev, ok := g.asked[hopID(h.Payment, h.Hop-1)]; ok {
+	if prev, ok := g.asked[hopID(h.Payment, h.Hop-1)]; ok {
 		delete(g.asked, hopID(h.Payment, h.Hop-1))
 		if e, err := hopEvent(g.eco, prev, h.At); err == nil {
 			if g.observe(ctx, e, true) == nil {
 				g.ahead[e.ID] = true
 			}
+		}
+	} else if h.Hop > 1 {
+		// Hop k-1 ran without a check in this process (a held payment
+		// resumed, which starts its hop unasked): it is in the outbox.
+		if err := g.catchUp(ctx, true); err != nil {
+			return payment.GuardDecision{Action: payment.GuardAllow, Reason: "risk guard could not read the outbox: " + err.Error()}
 		}
 	}
 	e, err := hopEvent(g.eco, h, h.At)

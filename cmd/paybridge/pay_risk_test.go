@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +202,87 @@ func TestPayRiskFlags(t *testing.T) {
 		r := runPaybridge(t, bin, append([]string{"pay", "--db", db, "--from", "alipay.balance", "--to", "wechat.change", "--amount", "10"}, c.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("pay %v: exit %d, stderr %q; want 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
+// TestPaySplitCashOutRefused: Huabei into the Alipay balance under the
+// advisory policy, then the balance to a bank card under strict: the second
+// payment is rejected by credit-route-to-cash with its citation, because the
+// payment reads the balance's credit-derived share from the ledger. The same
+// second step from a clean balance completes, and 'route --credit-share'
+// plans it the same way without a ledger.
+func TestPaySplitCashOutRefused(t *testing.T) {
+	bin := buildPaybridge(t)
+	dir := t.TempDir()
+	db, clean := filepath.Join(dir, "split.db"), filepath.Join(dir, "clean.db")
+	topped := false
+	for seed := 1; seed <= 20 && !topped; seed++ { // Huabei top-ups fail one time in five by design
+		r := runPaybridge(t, bin, "pay", "--db", db, "--policy", "advisory", "--from", "alipay.huabei", "--to", "alipay.balance",
+			"--channels", "huabei_topup_balance", "--amount", "3000", "--seed", strconv.Itoa(seed), "--json")
+		topped = r.code == 0
+	}
+	if !topped {
+		t.Fatal("no Huabei top-up completed in 20 seeds")
+	}
+	second := func(db string) (binaryRun, map[string]any) {
+		r := runPaybridge(t, bin, "pay", "--db", db, "--from", "alipay.balance", "--to", "icbc.debit", "--amount", "1000", "--json")
+		var v map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+			t.Fatalf("pay --json: %v\n%s%s", err, r.stdout, r.stderr)
+		}
+		return r, v
+	}
+	r, v := second(db)
+	if r.code != 1 || v["state"] != "rejected" {
+		t.Fatalf("second step: exit %d state %v, want 1 rejected\n%s", r.code, v["state"], r.stdout)
+	}
+	if !strings.Contains(r.stdout, `"rule":"credit-route-to-cash","effect":"refuse","citation":"CBIRC/PBOC Notice [2022] No. 13`) ||
+		!strings.Contains(r.stderr, "refused: credit-route-to-cash") {
+		t.Errorf("second step not refused by credit-route-to-cash with its citation:\n%s%s", r.stdout, r.stderr)
+	}
+	if r, v := second(clean); r.code != 0 || v["state"] != "completed" {
+		t.Errorf("clean balance: exit %d state %v, want 0 completed\n%s%s", r.code, v["state"], r.stdout, r.stderr)
+	}
+	// Planning without a ledger: the share given by hand.
+	type planned struct {
+		Query struct {
+			CreditShareBps int64 `json:"credit_share_bps"`
+		} `json:"query"`
+		Routes []struct {
+			Verdict  string `json:"verdict"`
+			Findings []struct {
+				Rule string `json:"rule"`
+			} `json:"findings"`
+		} `json:"routes"`
+	}
+	plan := func(args ...string) planned {
+		r := runPaybridge(t, bin, append([]string{"route", "--from", "alipay.balance", "--to", "icbc.debit", "--amount", "1000", "--json"}, args...)...)
+		var p planned
+		if err := json.Unmarshal([]byte(r.stdout), &p); r.code != 0 || err != nil || len(p.Routes) == 0 {
+			t.Fatalf("route %v: exit %d, %v\n%s", args, r.code, err, r.stderr)
+		}
+		return p
+	}
+	p := plan("--credit-share", "23.07")
+	if p.Query.CreditShareBps != 2307 {
+		t.Errorf("route --credit-share 23.07: query credit_share_bps %d, want 2307", p.Query.CreditShareBps)
+	}
+	for _, r := range p.Routes {
+		if r.Verdict == "allowed" || !slices.ContainsFunc(r.Findings, func(f struct {
+			Rule string `json:"rule"`
+		}) bool {
+			return f.Rule == "credit-route-to-cash"
+		}) {
+			t.Errorf("route --credit-share 23.07: a route %s without credit-route-to-cash: %+v", r.Verdict, r.Findings)
+		}
+	}
+	if p := plan(); p.Routes[0].Verdict != "allowed" {
+		t.Errorf("route without --credit-share: first route %s, want allowed", p.Routes[0].Verdict)
+	}
+	for _, bad := range []string{"101", "-1", "abc", "1.234"} {
+		if r := runPaybridge(t, bin, "route", "--from", "alipay.balance", "--to", "icbc.debit", "--amount", "1000", "--credit-share", bad); r.code != 2 || !strings.Contains(r.stderr, "--credit-share") {
+			t.Errorf("route --credit-share %s: exit %d %q, want 2 naming the flag", bad, r.code, r.stderr)
 		}
 	}
 }

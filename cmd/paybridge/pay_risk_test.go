@@ -128,7 +128,7 @@ func TestPayRiskGuardRefuses(t *testing.T) {
 		"--risk-rules", rules, "--risk-cases", cases,
 		"--from", "alipay.balance", "--to", "alipay.balance", "--from-holder", "mid", "--to-holder", "q4",
 		"--channels", "alipay_transfer", "--amount", "4400", "--at", start.Add(33*time.Minute).Format(time.RFC3339))
-	if r.code != 1 || !strings.Contains(r.stdout, "payment p000020: rejected") ||
+	if r.code != 1 || !strings.Contains(r.stdout, ": rejected\n") ||
 		!strings.Contains(r.stdout, "hop_failed hop 1   risk: gather-scatter-refuse: score 70") ||
 		!strings.Contains(r.stdout, "delivered 0.00 yuan") {
 		t.Fatalf("refusing rules: exit %d\n%s%s", r.code, r.stdout, r.stderr)

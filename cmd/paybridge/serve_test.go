@@ -303,6 +303,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--clock", "scaled:0"},
 		{"serve", "--addr", "nowhere:-1"},
 		{"serve", "--log-format", "xml"},
+		{"serve", "--risk", "maybe"},
+		{"serve", "--risk-rules", "/nonexistent"},
 	} {
 		r := runPaybridge(t, bin, args...)
 		if r.code != 2 || r.stderr == "" {

@@ -713,6 +713,9 @@ func (s *Server) paymentEvents(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	id := pay.ID
+	if after == 0 && r.Header.Get("Last-Event-ID") == "" && r.URL.Query().Get("after") == "" {
+		after = s.seqs.start(r.Context(), s.outbox, id)
+	}
 	s.streams.ServeSSE(w, r, after, func(ev payment.Event) bool { return ev.Payment == id })
 	return nil
 }

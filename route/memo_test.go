@@ -173,7 +173,9 @@ func TestQueryKeyCoversEveryField(t *testing.T) {
 }
 
 // funcRules is a RuleChecker that is not comparable, so never memoised.
-type funcRules struct{ hop func(compliance.Hop) []compliance.Finding }
+type funcRules struct {
+	hop func(compliance.Hop) []compliance.Finding
+}
 
 func (f funcRules) CheckHop(h compliance.Hop) []compliance.Finding { return f.hop(h) }
 func (f funcRules) CheckRoute(compliance.Route) []compliance.Finding {

@@ -408,13 +408,15 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 		// identical requests within a second share one planner run.
 		q.At = s.cfg.Clock.Now().Truncate(time.Second)
 	}
-	res, resJSON, err := s.planCache.plan(q, func() (*route.Result, error) { return route.Plan(s.cfg.Ecosystem, q, s.cfg.Rules) })
+	res, resJSON, err := s.planCache.plan(q, func() (*route.Result, error) { return s.planner.Plan(q, s.cfg.Rules) })
 	if err != nil {
 		return queryError(err)
 	}
 	pl := &plan{query: q, result: res, principal: p}
 	s.plans.put(pl)
-	writeJSON(w, http.StatusOK, map[string]any{"plan_id": pl.id, "expires_at": pl.expiresAt.UTC().Format(time.RFC3339), "result": resJSON})
+	// writeJSON's bytes, without re-validating the cached result's encoding (half the CPU of a plan request).
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(fmt.Appendf(make([]byte, 0, len(resJSON)+96), `{"expires_at":%q,"plan_id":%q,"result":%s}`+"\n", pl.expiresAt.UTC().Format(time.RFC3339), pl.id, resJSON))
 	return nil
 }
 

@@ -415,8 +415,12 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 	pl := &plan{query: q, result: res, principal: p}
 	s.plans.put(pl)
 	// writeJSON's bytes, without re-validating the cached result's encoding (half the CPU of a plan request).
+	head := fmt.Sprintf(`{"expires_at":%q,"plan_id":%q,"result":`, pl.expiresAt.UTC().Format(time.RFC3339), pl.id)
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(fmt.Appendf(make([]byte, 0, len(resJSON)+96), `{"expires_at":%q,"plan_id":%q,"result":%s}`+"\n", pl.expiresAt.UTC().Format(time.RFC3339), pl.id, resJSON))
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resJSON)+2))
+	w.Write([]byte(head))
+	w.Write(resJSON)
+	w.Write([]byte("}\n"))
 	return nil
 }
 

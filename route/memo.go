@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paybridge/paybridge/ecosystem"
@@ -34,44 +35,86 @@ const (
 type Planner struct {
 	eco     *ecosystem.Ecosystem
 	times   memo[timeStatsKey, timeStatsValue]
-	results memo[resultKey, *Result]
+	results memo[resultKey, *memoResult]
+}
+
+// memoResult is a memoised result and its latest JSON encoding, which is
+// valid for the queries whose echoed start (Result.Query.At) is enc.at.
+type memoResult struct {
+	res *Result
+	enc atomic.Pointer[encodedResult]
+}
+
+type encodedResult struct {
+	at   string
+	json []byte
 }
 
 // NewPlanner returns a Planner over eco with empty memos.
 func NewPlanner(eco *ecosystem.Ecosystem) *Planner {
 	return &Planner{eco: eco,
 		times:   memo[timeStatsKey, timeStatsValue]{max: MaxMemoTimeStats},
-		results: memo[resultKey, *Result]{max: MaxMemoResults},
+		results: memo[resultKey, *memoResult]{max: MaxMemoResults},
 	}
 }
 
 // Plan is Plan(eco, q, rules) for the Planner's ecosystem. The result may
 // be shared with other callers that asked the same: it must not be modified.
 func (pl *Planner) Plan(q Query, rules RuleChecker) (*Result, error) {
+	res, _, err := pl.plan(q, rules, false)
+	return res, err
+}
+
+// PlanJSON is Plan, with the result's JSON encoding (json.Marshal's bytes),
+// memoised with it: a server writes it as it is. The bytes are shared too:
+// they must not be modified.
+func (pl *Planner) PlanJSON(q Query, rules RuleChecker) (*Result, []byte, error) {
+	return pl.plan(q, rules, true)
+}
+
+func (pl *Planner) plan(q Query, rules RuleChecker, encode bool) (*Result, []byte, error) {
 	if pl == nil {
-		return nil, queryErr("ecosystem", "no planner given")
+		return nil, nil, queryErr("ecosystem", "no planner given")
 	}
 	n, err := normalize(pl.eco, q)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rules == nil {
 		rules = NoRules{}
 	}
 	key, cacheable := resultKeyOf(pl.eco, n, rules)
-	if cacheable {
-		if res, ok := pl.results.get(key); ok {
-			return withQuery(res, pl.eco, n), nil
+	if !cacheable {
+		res, err := plan(pl.eco, q, rules, pl)
+		if err != nil || !encode {
+			return res, nil, err
 		}
+		b, err := json.Marshal(res)
+		return res, b, err
 	}
-	res, err := plan(pl.eco, q, rules, pl)
+	m, ok := pl.results.get(key)
+	var res *Result
+	if ok {
+		res = withQuery(m.res, pl.eco, n)
+	} else {
+		if res, err = plan(pl.eco, q, rules, pl); err != nil {
+			return nil, nil, err
+		}
+		m = &memoResult{res: res}
+		pl.results.put(key, m)
+	}
+	if !encode {
+		return res, nil, nil
+	}
+	if e := m.enc.Load(); e != nil && e.at == res.Query.At {
+		return res, e.json, nil
+	}
+	b, err := json.Marshal(res)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if cacheable {
-		pl.results.put(key, res)
-	}
-	return res, nil
+	m.enc.Store(&encodedResult{at: res.Query.At, json: b})
+	return res, b, nil
 }
 
 // MemoStats counts a Planner's memo use, for benchmarks and metrics.

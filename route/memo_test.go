@@ -56,6 +56,9 @@ func TestPlannerMatchesPlan(t *testing.T) {
 				if !bytes.Equal(got, want) {
 					t.Fatalf("query %d variant %d %+v:\nplanner %s\nplan    %s", i, j, v, got, want)
 				}
+				if _, enc, err := pl.PlanJSON(v, rules); err == nil && !bytes.Equal(enc, want) {
+					t.Fatalf("query %d variant %d %+v:\nPlanJSON %s\nplan     %s", i, j, v, enc, want)
+				}
 			}
 		}
 	})
@@ -106,8 +109,9 @@ func TestPlannerConcurrent(t *testing.T) {
 			for k := range 12 {
 				i := (g + k) % len(queries)
 				got := planJSON(t, func() (*Result, error) { return pl.Plan(queries[i], rules) })
-				if !bytes.Equal(got, want[i]) {
-					errs <- string(got)
+				_, enc, err := pl.PlanJSON(queries[i], rules)
+				if !bytes.Equal(got, want[i]) || err != nil || !bytes.Equal(enc, want[i]) {
+					errs <- string(got) + "\n" + string(enc)
 					return
 				}
 			}
@@ -251,5 +255,27 @@ func BenchmarkPlannerBundled(b *testing.B) {
 				b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			})
 		}
+	}
+}
+
+// TestPlanJSONEchoesStart: two starts with the same StartKey share a
+// memoised result, but each gets its own start in the encoded echo.
+func TestPlanJSONEchoesStart(t *testing.T) {
+	eco, rules := bundled(t, compliance.PolicyStrict)
+	if !ClearingFree(eco) {
+		t.Skip("the bundled world has clearing constraints: every start is its own key")
+	}
+	pl := NewPlanner(eco)
+	at := time.Date(2023, 5, 5, 18, 30, 0, 0, time.UTC)
+	for _, start := range []time.Time{at, at.Add(time.Second), at, at.Add(time.Hour)} {
+		q := Query{From: "alipay.balance", To: "wechat.change", AmountFen: 1000 * yuan, Seed: 1, At: start}
+		want := planJSON(t, func() (*Result, error) { return Plan(eco, q, rules) })
+		_, got, err := pl.PlanJSON(q, rules)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("start %s: %v\nPlanJSON %s\nplan     %s", start, err, got, want)
+		}
+	}
+	if s := pl.Stats(); s.ResultHits != 3 || s.ResultSize != 1 {
+		t.Errorf("%v: want one memoised result and 3 hits", s)
 	}
 }

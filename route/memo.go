@@ -244,34 +244,49 @@ func resultKeyOf(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (re
 	return resultKey{query: s, rules: rules}, ok
 }
 
+// queryFields are Query's fields as queryKey renders them, found once.
+var queryFields = func() []queryField {
+	fs := make([]queryField, queryType.NumField())
+	for i := range fs {
+		f := queryType.Field(i)
+		fs[i] = queryField{name: f.Name + "=", typ: f.Type, kind: f.Type.Kind()}
+	}
+	return fs
+}()
+
+type queryField struct {
+	name string // "From="
+	typ  reflect.Type
+	kind reflect.Kind
+}
+
 func queryKey(eco *ecosystem.Ecosystem, q Query) (string, bool) {
-	var b strings.Builder
-	v := reflect.ValueOf(q)
-	for i := range queryType.NumField() {
-		f, fv := queryType.Field(i), v.Field(i)
-		b.WriteString(f.Name)
-		b.WriteByte('=')
+	b := make([]byte, 0, 256)
+	v := reflect.ValueOf(&q).Elem()
+	for i, f := range queryFields {
+		fv := v.Field(i)
+		b = append(b, f.name...)
 		switch {
-		case f.Type == timeType:
-			b.WriteString(strconv.Quote(StartKey(eco, fv.Interface().(time.Time))))
-		case f.Type == usageType:
+		case f.typ == timeType:
+			b = appendString(b, StartKey(eco, fv.Interface().(time.Time)))
+		case f.typ == usageType:
 			j, err := json.Marshal(fv.Interface())
 			if err != nil {
 				return "", false
 			}
-			b.Write(j)
+			b = appendString(b, string(j))
 		default:
-			switch fv.Kind() {
+			switch f.kind {
 			case reflect.String:
-				b.WriteString(strconv.Quote(fv.String()))
+				b = appendString(b, fv.String())
 			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-				b.WriteString(strconv.FormatInt(fv.Int(), 10))
+				b = strconv.AppendInt(b, fv.Int(), 10)
 			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-				b.WriteString(strconv.FormatUint(fv.Uint(), 10))
+				b = strconv.AppendUint(b, fv.Uint(), 10)
 			case reflect.Bool:
-				b.WriteString(strconv.FormatBool(fv.Bool()))
+				b = strconv.AppendBool(b, fv.Bool())
 			case reflect.Float32, reflect.Float64:
-				b.WriteString(strconv.FormatFloat(fv.Float(), 'g', -1, 64))
+				b = strconv.AppendFloat(b, fv.Float(), 'g', -1, 64)
 			default:
 				// A kind this function does not know how to render
 				// (a slice, map, pointer…): never cache rather than
@@ -279,9 +294,17 @@ func queryKey(eco *ecosystem.Ecosystem, q Query) (string, bool) {
 				return "", false
 			}
 		}
-		b.WriteByte(';')
+		b = append(b, ';')
 	}
-	return b.String(), true
+	return string(b), true
+}
+
+// appendString appends s with its length before it, so no content can
+// imitate a field boundary.
+func appendString(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
 }
 
 // String describes the memo counters.

@@ -408,7 +408,7 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 		// identical requests within a second share one planner run.
 		q.At = s.cfg.Clock.Now().Truncate(time.Second)
 	}
-	res, resJSON, err := s.planCache.plan(q, func() (*route.Result, error) { return s.planner.Plan(q, s.cfg.Rules) })
+	res, resJSON, err := s.planner.PlanJSON(q, s.cfg.Rules) // memoised by every Query field (planCache's key ignores usage and credit share)
 	if err != nil {
 		return queryError(err)
 	}

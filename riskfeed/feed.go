@@ -179,7 +179,9 @@ type Result struct {
 	// Cases are the case ids the decision's alerts were filed into.
 	Cases []int64 `json:"cases,omitempty"`
 	// Applied lists the state actions the Applier carried out (or found
-	// already done); NotApplied the ones that did not apply, with why.
+	// already done), as "freeze" or, when the action addressed another
+	// holder than the payer, "cut_credit_limit:80 on me"; NotApplied the
+	// ones that did not apply, with why.
 	Applied    []string `json:"applied,omitempty"`
 	NotApplied []string `json:"not_applied,omitempty"`
 }
@@ -338,22 +340,33 @@ func (f *Feed) handle(ctx context.Context, r *Result) error {
 		}
 	}
 	if f.Applier != nil {
-		for _, a := range r.Decision.Actions {
-			if !stateAction(a.Kind) {
+		// Each action goes to the holder its match targets (the cycle's
+		// credit holder, the mule, the hub, …), not to the payer.
+		for _, at := range r.Decision.ActionTargets() {
+			if !stateAction(at.Action.Kind) {
 				continue
 			}
-			err := f.Applier.Apply(ctx, r.Decision.Subject, a, r.Decision)
+			err := f.Applier.Apply(ctx, at.Holder, at.Action, r.Decision)
 			switch {
 			case errors.Is(err, ErrNotApplicable):
 				r.NotApplied = append(r.NotApplied, err.Error())
 			case err != nil:
 				return err
 			default:
-				r.Applied = append(r.Applied, a.String())
+				r.Applied = append(r.Applied, appliedName(at, r.Decision.Subject))
 			}
 		}
 	}
 	return nil
+}
+
+// appliedName is how Result.Applied names an applied action: the action,
+// followed by " on HOLDER" when it addressed another holder than the payer.
+func appliedName(at risk.ActionTarget, payer string) string {
+	if at.Holder == payer {
+		return at.Action.String()
+	}
+	return at.Action.String() + " on " + at.Holder
 }
 
 // stateAction reports whether k changes a holder's state on the ledger

@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +153,14 @@ func TestScenarioIntermediaryAndCycle(t *testing.T) {
 	// (b) Cycle: credit spent at the shop comes back to the payer's other account minus 5%.
 	w.pay(t, "alipay.huabei", "alipay.merchant", "me", "taobao_shop", "huabei_pay_taobao", 1000, 60*min)
 	w.pay(t, "alipay.merchant", "alipay.balance", "taobao_shop", "me", "taobao_cashback", 950, 70*min)
+	limit := func(holder string) int64 {
+		acc, ok := w.led.Account(payment.HolderAccount(holder, "alipay.huabei"))
+		if !ok {
+			t.Fatalf("%s has no alipay.huabei account", holder)
+		}
+		return -acc.FloorFen
+	}
+	meBefore := limit("me")
 	rs, err = w.feed.Poll(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -174,16 +181,44 @@ func TestScenarioIntermediaryAndCycle(t *testing.T) {
 			t.Errorf("cycle holders %v lack %s (all patterns %v)", cy, h, got)
 		}
 	}
-	// State actions went to the ledger: the cash-back's credit-cash-out
-	// asks to cut the payer's credit limit, and the shop has none.
-	notApplied := false
+	// State actions went to the ledger, each to the holder its pattern
+	// names: the cash-back is paid by the shop, but the credit line the
+	// cycle cashed out is me's, so me's Huabei limit is cut by 80% and the
+	// cycle's case is me's.
+	cut := false
 	for _, r := range rs {
+		cut = cut || slices.Contains(r.Applied, "cut_credit_limit:80 on me")
 		for _, s := range r.NotApplied {
-			notApplied = notApplied || strings.Contains(s, "taobao_shop") && strings.Contains(s, "no credit line")
+			t.Errorf("%s: not applied: %s", r.Event.ID, s)
+		}
+		for _, m := range r.Decision.Matches {
+			if m.RuleID == "cycle" && (m.Target.Holder != "me" || m.Target.Role != risk.RoleCreditHolder || m.Target.TxID == "" || m.Target.Reason == "") {
+				t.Errorf("cycle target %+v, want me as credit holder with the member and reason", m.Target)
+			}
+			if m.RuleID == "gather-scatter" && (m.Target.Holder != "mid" || m.Target.Role != risk.RoleIntermediary) {
+				t.Errorf("gather-scatter target %+v, want the intermediary mid", m.Target)
+			}
 		}
 	}
-	if !notApplied {
-		t.Errorf("no result reports the limit cut that did not apply to taobao_shop")
+	if !cut {
+		t.Errorf("no result cut me's credit limit")
+	}
+	if got, want := limit("me"), meBefore*20/100; got != want {
+		t.Errorf("me's Huabei limit %d after the cut, want %d (80%% off %d)", got, want, meBefore)
+	}
+	if shop, ok := w.led.Account(payment.HolderAccount("taobao_shop", "alipay.merchant")); ok && shop.Flags&ledger.AccountFrozen != 0 {
+		t.Errorf("the shop was frozen")
+	}
+	cases, err := w.feed.Cases.Cases(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{}
+	for _, c := range cases {
+		owners[c.Family] = c.Holder
+	}
+	if owners["cycle"] != "me" || owners["gather-scatter"] != "mid" || owners["credit-cash-out"] != "me" {
+		t.Errorf("case owners %v, want cycle and credit-cash-out on me, gather-scatter on mid", owners)
 	}
 	// A second poll sees nothing new: the cursor was acknowledged.
 	rs, err = w.feed.Poll(ctx)

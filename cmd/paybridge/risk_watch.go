@@ -52,9 +52,16 @@ func riskWatchCmd() *cobra.Command {
 		Long: `watch feeds every posted hop of the payments in --db (the ledger 'paybridge
 pay' writes) through the risk engine, in outbox order, prints each decision
 that asks for more than allow (verdict, score, actions, the rules that
-matched with the feature values they read, the detected pattern and its
-members) and files its alerts into the case database --cases, one case per
-holder and pattern family.
+matched with the feature values they read, the holder each rule's actions
+address and why, the detected pattern and its members) and files its alerts
+into the case database --cases, one case per holder and pattern family.
+
+Actions and alerts go to the holder the pattern names, not to whoever paid
+the hop that closed it: for a credit cycle the holder whose credit line
+funded it, for gather-scatter and scatter-gather the intermediary, for a
+mule chain the holder cashing out, for fan-in and fan-out the hub; a
+credit cash-out rule without a pattern addresses the holder whose credit
+the money was.
 
 The engine's windows and graph live in memory: each run replays the whole
 outbox to rebuild them, and reports and files only the hops after the cursor
@@ -319,6 +326,9 @@ func printFinding(w io.Writer, r riskfeed.Result) {
 		}
 		if len(vals) > 0 {
 			fmt.Fprintf(w, "    values: %s\n", strings.Join(vals, " "))
+		}
+		if tg := m.Target; tg.Holder != "" {
+			fmt.Fprintf(w, "    addressed to %s (%s): %s\n", tg.Holder, tg.Role, tg.Reason)
 		}
 		if p := m.Pattern; p != nil {
 			fmt.Fprintf(w, "    pattern %s: holders %s\n", p.Family, strings.Join(p.Holders, ", "))

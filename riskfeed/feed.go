@@ -231,9 +231,10 @@ var ErrCursorAhead = errors.New("saved cursor beyond the end of the outbox")
 // Feed reads the payment outbox after its cursor and feeds the engine.
 //
 // The engine's state (windows, graph) lives in memory, so a Feed that starts
-// in a new process replays the outbox from seq 0 into Observe to rebuild
-// it, and files alerts and applies actions only for events after the
-// saved cursor. The cursor is saved after the events are handled, so a
+// in a new process rebuilds it: from the snapshot in Snapshots when there
+// is a usable one (then it replays only the events after the snapshot's
+// seq), else by replaying the outbox from seq 0 into Observe. Either way it
+// files alerts and applies actions only for events after the saved cursor. The cursor is saved after the events are handled, so a
 // crash in between delivers them again (at least once); the case store
 // files an (event, rule, holder) alert once and LedgerActions are no-ops
 // the second time, so redelivery changes nothing. A hop whose filing or
@@ -249,8 +250,21 @@ type Feed struct {
 	Cursor  Cursor             // nil: OutboxCursor{Outbox}
 	Cases   risk.CaseStore     // nil: alerts are not filed
 	Applier risk.ActionApplier // nil: state actions are not applied; LedgerActions applies them on the ledger
-	replay  uint64             // last outbox seq taken into the engine in this process
-	pending []Result           // observed hops whose handling failed, retried first
+	// Snapshots, when set, keeps a snapshot of the engine's and converter's
+	// state beside the cursor: the first poll of a new Feed restores it
+	// (when usable) and replays only the later events; Poll saves a new one
+	// after saving the cursor, once SnapshotEvery outbox seqs have passed
+	// since the last (0: at every poll that took in events).
+	Snapshots     SnapshotStore
+	SnapshotEvery uint64
+	// Logf receives why a stored snapshot was not used, or could not be
+	// saved (nil: not logged; SnapshotStatus still says).
+	Logf func(format string, args ...any)
+
+	replay    uint64   // last outbox seq taken into the engine in this process
+	pending   []Result // observed hops whose handling failed, retried first
+	snapTried bool     // the first poll looked for a snapshot
+	snap      SnapshotStatus
 }
 
 func (f *Feed) cursor() Cursor {
@@ -268,6 +282,9 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 	cursor, err := cur.Load(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if f.Snapshots != nil && !f.snapTried && f.replay == 0 {
+		f.loadSnapshot(ctx, cursor)
 	}
 	var out []Result
 	// Hops observed by an earlier poll of this process whose handling
@@ -320,6 +337,13 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 	if f.replay > cursor {
 		if err := cur.Save(ctx, f.replay); err != nil {
 			return out, err
+		}
+	}
+	if f.Snapshots != nil && f.replay-f.snap.Saved >= max(f.SnapshotEvery, 1) {
+		// After the cursor, so the snapshot is never ahead of it. A failed
+		// save costs only a longer replay at the next restart.
+		if err := f.SaveSnapshot(ctx); err != nil {
+			f.logf("%v", err)
 		}
 	}
 	return out, nil

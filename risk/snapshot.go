@@ -113,11 +113,17 @@ func (en *Engine) Restore(data []byte) error {
 	if fp := en.rules.Fingerprint(); st.Rules != fp {
 		return bad("taken under rule set %s, the engine runs %s", st.Rules, fp)
 	}
-	g, mule, err := st.build()
+	g, fifo, buckets, err := st.build()
 	if err != nil {
 		return bad("%v", err)
 	}
-	en.g, en.mule, en.now, en.events = g, mule, st.Now, st.Events
+	// The engine is fresh: its mule ring is empty and takes the entries in
+	// place (allocating another would cost more than the whole restore).
+	m := en.mule
+	clear(m.fifo)
+	copy(m.fifo, fifo)
+	m.head, m.n, m.buckets = 0, len(fifo), buckets
+	en.g, en.now, en.events = g, st.Now, st.Events
 	return nil
 }
 
@@ -188,17 +194,18 @@ func (in interner) of(s string) string {
 }
 
 // build checks st against the engine's invariants and bounds and returns
-// the graph and mule index it describes.
-func (st *snapState) build() (*graph, *muleIndex, error) {
+// the graph and the mule index's entries (oldest first) and buckets it
+// describes.
+func (st *snapState) build() (*graph, []muleEntry, map[muleKey][]muleEntry, error) {
 	// Slots grow only when none is free, and holders stay within MaxNodes.
 	if st.Count > MaxNodes {
-		return nil, nil, fmt.Errorf("%d holder slots, more than MaxNodes %d", st.Count, MaxNodes)
+		return nil, nil, nil, fmt.Errorf("%d holder slots, more than MaxNodes %d", st.Count, MaxNodes)
 	}
 	if uint64(st.Count) != uint64(len(st.Nodes))+uint64(len(st.Free)) {
-		return nil, nil, fmt.Errorf("%d slots, but %d holders and %d free slots", st.Count, len(st.Nodes), len(st.Free))
+		return nil, nil, nil, fmt.Errorf("%d slots, but %d holders and %d free slots", st.Count, len(st.Nodes), len(st.Free))
 	}
 	if st.Events > 0 && st.Now == 0 || st.Now < 0 {
-		return nil, nil, fmt.Errorf("engine clock %d", st.Now)
+		return nil, nil, nil, fmt.Errorf("engine clock %d", st.Now)
 	}
 	g := newGraph()
 	g.gen, g.count = st.Gen, st.Count
@@ -208,7 +215,7 @@ func (st *snapState) build() (*graph, *muleIndex, error) {
 	used := make([]bool, st.Count)
 	for _, id := range st.Free {
 		if id >= st.Count || used[id] {
-			return nil, nil, fmt.Errorf("free slot %d out of range or repeated", id)
+			return nil, nil, nil, fmt.Errorf("free slot %d out of range or repeated", id)
 		}
 		used[id] = true
 	}
@@ -217,18 +224,18 @@ func (st *snapState) build() (*graph, *muleIndex, error) {
 		sn := &st.Nodes[i]
 		switch {
 		case sn.ID >= st.Count || used[sn.ID]:
-			return nil, nil, fmt.Errorf("holder %d: slot %d out of range or taken", i, sn.ID)
+			return nil, nil, nil, fmt.Errorf("holder %d: slot %d out of range or taken", i, sn.ID)
 		case sn.Key == "" || len(sn.Key) > MaxIDLen:
-			return nil, nil, fmt.Errorf("holder %d: key of %d bytes", i, len(sn.Key))
+			return nil, nil, nil, fmt.Errorf("holder %d: key of %d bytes", i, len(sn.Key))
 		case sn.Gen == 0 || sn.Gen > st.Gen:
-			return nil, nil, fmt.Errorf("holder %q: generation %d outside 1..%d", sn.Key, sn.Gen, st.Gen)
+			return nil, nil, nil, fmt.Errorf("holder %q: generation %d outside 1..%d", sn.Key, sn.Gen, st.Gen)
 		case len(sn.Out) > MaxEdgesPerNode || len(sn.In) > MaxEdgesPerNode:
-			return nil, nil, fmt.Errorf("holder %q: more than %d edges", sn.Key, MaxEdgesPerNode)
+			return nil, nil, nil, fmt.Errorf("holder %q: more than %d edges", sn.Key, MaxEdgesPerNode)
 		case len(sn.OutDay) != dayBuckets || len(sn.InDay) != dayBuckets || len(sn.OutN) != dayBuckets || len(sn.InN) != dayBuckets:
-			return nil, nil, fmt.Errorf("holder %q: day counters are not %d long", sn.Key, dayBuckets)
+			return nil, nil, nil, fmt.Errorf("holder %q: day counters are not %d long", sn.Key, dayBuckets)
 		}
 		if _, dup := g.ids[sn.Key]; dup {
-			return nil, nil, fmt.Errorf("holder %q twice", sn.Key)
+			return nil, nil, nil, fmt.Errorf("holder %q twice", sn.Key)
 		}
 		used[sn.ID] = true
 		g.ids[sn.Key] = sn.ID
@@ -240,49 +247,49 @@ func (st *snapState) build() (*graph, *muleIndex, error) {
 		copy(n.inDays.n[:], sn.InN)
 		var err error
 		if n.out, err = edgesOf(sn.Out, st.Count, strs); err != nil {
-			return nil, nil, fmt.Errorf("holder %q: out: %v", sn.Key, err)
+			return nil, nil, nil, fmt.Errorf("holder %q: out: %v", sn.Key, err)
 		}
 		if n.in, err = edgesOf(sn.In, st.Count, strs); err != nil {
-			return nil, nil, fmt.Errorf("holder %q: in: %v", sn.Key, err)
+			return nil, nil, nil, fmt.Errorf("holder %q: in: %v", sn.Key, err)
 		}
 	}
 	g.free = slices.Clone(st.Free)
-	m := newMuleIndex()
 	if len(st.MuleFIFO) > MaxMuleEntries {
-		return nil, nil, fmt.Errorf("%d mule entries, more than MaxMuleEntries %d", len(st.MuleFIFO), MaxMuleEntries)
+		return nil, nil, nil, fmt.Errorf("%d mule entries, more than MaxMuleEntries %d", len(st.MuleFIFO), MaxMuleEntries)
 	}
+	fifo := make([]muleEntry, len(st.MuleFIFO))
 	for i, sm := range st.MuleFIFO {
 		e, err := muleOf(sm, strs)
 		if err != nil {
-			return nil, nil, fmt.Errorf("mule entry %d: %v", i, err)
+			return nil, nil, nil, fmt.Errorf("mule entry %d: %v", i, err)
 		}
-		m.fifo[i] = e
+		fifo[i] = e
 	}
-	m.n = len(st.MuleFIFO)
+	buckets := make(map[muleKey][]muleEntry, len(st.MuleBuckets))
 	for i, b := range st.MuleBuckets {
 		if len(b) == 0 || len(b) > MaxMuleBucket {
-			return nil, nil, fmt.Errorf("mule bucket %d: %d entries outside 1..%d", i, len(b), MaxMuleBucket)
+			return nil, nil, nil, fmt.Errorf("mule bucket %d: %d entries outside 1..%d", i, len(b), MaxMuleBucket)
 		}
 		var k muleKey
 		es := make([]muleEntry, len(b))
 		for j, sm := range b {
 			e, err := muleOf(sm, strs)
 			if err != nil {
-				return nil, nil, fmt.Errorf("mule bucket %d entry %d: %v", i, j, err)
+				return nil, nil, nil, fmt.Errorf("mule bucket %d entry %d: %v", i, j, err)
 			}
 			if j == 0 {
 				k = e.key
 			} else if e.key != k {
-				return nil, nil, fmt.Errorf("mule bucket %d mixes amount buckets", i)
+				return nil, nil, nil, fmt.Errorf("mule bucket %d mixes amount buckets", i)
 			}
 			es[j] = e
 		}
-		if _, dup := m.buckets[k]; dup {
-			return nil, nil, fmt.Errorf("mule bucket %d repeated", i)
+		if _, dup := buckets[k]; dup {
+			return nil, nil, nil, fmt.Errorf("mule bucket %d repeated", i)
 		}
-		m.buckets[k] = es
+		buckets[k] = es
 	}
-	return g, m, nil
+	return g, fifo, buckets, nil
 }
 
 func edgesOf(ses []snapEdge, count uint32, strs interner) ([]edge, error) {

@@ -20,7 +20,7 @@ import (
 // memSnapshots is a SnapshotStore in memory.
 type memSnapshots struct{ data []byte }
 
-func (m *memSnapshots) LoadSnapshot(context.Context) ([]byte, error)       { return m.data, nil }
+func (m *memSnapshots) LoadSnapshot(context.Context) ([]byte, error)   { return m.data, nil }
 func (m *memSnapshots) SaveSnapshot(_ context.Context, b []byte) error { m.data = b; return nil }
 
 // restarted is a new feed (new engine and converter) over w's ledger, with

@@ -263,6 +263,7 @@ type Feed struct {
 
 	replay    uint64   // last outbox seq taken into the engine in this process
 	pending   []Result // observed hops whose handling failed, retried first
+	mark      string   // eventMark of the event at replay
 	snapTried bool     // the first poll looked for a snapshot
 	snap      SnapshotStatus
 }
@@ -311,7 +312,7 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
 			if !ok {
-				f.replay = ev.Seq
+				f.replay, f.mark = ev.Seq, eventMark(ev)
 				continue
 			}
 			d, err := f.Engine.Observe(re)
@@ -319,7 +320,7 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 				f.Conv.unpost(ev.Payment, ev.Hop) // so that a retry converts it again
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
-			f.replay = ev.Seq // the engine has it: never observe it again
+			f.replay, f.mark = ev.Seq, eventMark(ev) // the engine has it: never observe it again
 			if ev.Seq <= cursor {
 				continue // handled by an earlier run: state rebuilt only
 			}

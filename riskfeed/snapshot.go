@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/paybridge/paybridge/payment"
 	"github.com/paybridge/paybridge/risk"
@@ -98,6 +99,7 @@ func (s FileSnapshots) SaveSnapshot(_ context.Context, data []byte) error {
 // feedSnap is what a feed snapshot carries.
 type feedSnap struct {
 	Seq       uint64 // the last outbox seq the engine and converter have taken in
+	Mark      string // eventMark of the outbox event at Seq: tells another ledger's outbox apart
 	Converter []byte // convState as JSON
 	Engine    []byte // risk.Engine.Snapshot
 }
@@ -213,7 +215,7 @@ func (f *Feed) loadSnapshot(ctx context.Context, cursor uint64) {
 		return
 	}
 	f.snap.Fallback = err.Error()
-	f.logf("risk feed: %v; replaying the outbox from seq 0", err)
+	f.logf("%v; replaying the outbox from seq 0", err)
 }
 
 func (f *Feed) restore(ctx context.Context, cursor uint64) error {
@@ -241,6 +243,9 @@ func (f *Feed) restore(ctx context.Context, cursor uint64) error {
 	if len(evs) == 0 || evs[0].Seq != s.Seq {
 		return unusable("the outbox has no seq %d (was the ledger recreated?)", s.Seq)
 	}
+	if m := eventMark(evs[0]); m != s.Mark {
+		return unusable("outbox seq %d is %q, the snapshot was taken after %q (was the ledger recreated?)", s.Seq, m, s.Mark)
+	}
 	if f.Conv.InFlight() != 0 || len(f.Conv.started) != 0 || len(f.Conv.posted) != 0 {
 		return unusable("the converter has already seen payments")
 	}
@@ -248,7 +253,7 @@ func (f *Feed) restore(ctx context.Context, cursor uint64) error {
 		return unusable("%v", err)
 	}
 	f.Conv.load(cs)
-	f.replay = s.Seq
+	f.replay, f.mark = s.Seq, s.Mark
 	f.snap = SnapshotStatus{Loaded: true, Seq: s.Seq, Saved: s.Seq}
 	return nil
 }
@@ -270,7 +275,7 @@ func (f *Feed) SaveSnapshot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("risk feed: encoding the converter state: %w", err)
 	}
-	data, err := encodeFeedSnapshot(feedSnap{Seq: f.replay, Converter: conv, Engine: eng})
+	data, err := encodeFeedSnapshot(feedSnap{Seq: f.replay, Mark: f.mark, Converter: conv, Engine: eng})
 	if err != nil {
 		return fmt.Errorf("risk feed: encoding the snapshot: %w", err)
 	}
@@ -279,6 +284,13 @@ func (f *Feed) SaveSnapshot(ctx context.Context) error {
 	}
 	f.snap.Saved = f.replay
 	return nil
+}
+
+// eventMark identifies an outbox event (type, payment, hop, time) so that
+// a snapshot can tell whether the outbox it is restored against is the one
+// it was taken from.
+func eventMark(ev payment.Event) string {
+	return fmt.Sprintf("%s %s/%d %s", ev.Type, ev.Payment, ev.Hop, ev.At.UTC().Format(time.RFC3339Nano))
 }
 
 func (f *Feed) logf(format string, args ...any) {

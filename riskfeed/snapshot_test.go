@@ -166,6 +166,15 @@ func TestFeedSnapshotFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fs, _, err := decodeFeedSnapshot(good.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.Mark = "created p999999/0 2023-05-05T02:00:00Z"
+	elsewhere, err := encodeFeedSnapshot(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		snaps *memSnapshots
@@ -181,6 +190,7 @@ func TestFeedSnapshotFallsBack(t *testing.T) {
 		}), nil, "version"},
 		{"other rules", mutate(func(b []byte) []byte { return b }), other, "rule set"},
 		{"ahead of the cursor", &memSnapshots{data: ahead}, nil, "beyond the cursor"},
+		{"of another ledger", &memSnapshots{data: elsewhere}, nil, "was the ledger recreated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rules := tc.rules

@@ -2,6 +2,7 @@ package riskfeed
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -266,4 +267,36 @@ func TestConverterStateRoundTrip(t *testing.T) {
 			t.Fatalf("hop 2 after restore: %+v %v, want 985.00 yuan from its hop_started", e2, ok2)
 		}
 	}
+}
+
+// FuzzDecodeFeedSnapshot: the feed snapshot decoder refuses or accepts any
+// bytes (also behind a valid header and checksum) without panicking, and
+// what it accepts has a seq and routes for every payment in flight.
+func FuzzDecodeFeedSnapshot(f *testing.F) {
+	good, err := encodeFeedSnapshot(feedSnap{Seq: 7, Mark: "hop_posted p1/1 2023-05-05T02:00:00Z", Converter: []byte(`{"specs":{}}`), Engine: []byte("x")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, false)
+	f.Add(good[feedSnapHeaderLen:], true)
+	f.Add([]byte(feedSnapMagic), false)
+	f.Fuzz(func(t *testing.T, data []byte, wrap bool) {
+		if wrap {
+			sum := sha256.Sum256(data)
+			h := append([]byte(feedSnapMagic), 0, 0, 0, FeedSnapshotVersion)
+			data = append(append(h, sum[:]...), data...)
+		}
+		s, cs, err := decodeFeedSnapshot(data)
+		if err != nil {
+			return
+		}
+		if s.Seq == 0 {
+			t.Fatal("accepted a snapshot at seq 0")
+		}
+		for id, sp := range cs.Specs {
+			if sp == nil || sp.Route == nil {
+				t.Fatalf("accepted payment %q without a route", id)
+			}
+		}
+	})
 }

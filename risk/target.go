@@ -106,10 +106,10 @@ func (en *Engine) target(r *Rule, e *Event, uID, vID uint32, hasU, hasV bool) Ta
 		if m.cashOut {
 			// The decided event is the transfer; the counterpart cashed out.
 			return Target{Holder: m.from, Role: RoleMule, TxID: m.tx,
-				Reason: fmt.Sprintf("mule chain: %s cashed out %d within %ds of the transfer to %s", m.from, m.amount, int64(en.f.MuleGapSeconds), to)}
+				Reason: fmt.Sprintf("mule chain: %s cashed out %d minor units of %s within %ds of the transfer to %s", m.from, m.amount, m.cur, int64(en.f.MuleGapSeconds), to)}
 		}
 		return Target{Holder: from, Role: RoleMule, TxID: m.tx,
-			Reason: fmt.Sprintf("mule chain: %s cashes out %d, %ds after the transfer %s → %s", from, e.AmountMinor, int64(en.f.MuleGapSeconds), m.from, m.to)}
+			Reason: fmt.Sprintf("mule chain: %s cashes out %d minor units of %s, %ds after the transfer %s → %s", from, e.AmountMinor, e.Currency, int64(en.f.MuleGapSeconds), m.from, m.to)}
 	case FamilyFanIn:
 		return Target{Holder: to, Role: RoleHub,
 			Reason: fmt.Sprintf("fan-in: %s collects from %d distinct payers", to, en.f.FanIn)}

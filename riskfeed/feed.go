@@ -4,7 +4,9 @@
 // credit-derived share). A Feed reads the outbox after its cursor (kept in
 // the ledger or in the case database), calls Engine.Observe, files alerts
 // into a case store and applies freeze and cut_credit_limit as ledger
-// operations (LedgerActions). Guard is the inline check the payment
+// operations (LedgerActions), each to the holder its rule's match targets.
+// With a SnapshotStore it saves the engine's and converter's state beside
+// its cursor and a restarted Feed replays only the events after it. Guard is the inline check the payment
 // executor asks before each hop (payment.HopGuard), over Engine.Check.
 //
 // Dependencies: payment, risk, ledger, ecosystem, money; only cmd depends on it.

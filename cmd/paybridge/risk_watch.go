@@ -75,8 +75,9 @@ replays only the outbox after it, or, when the snapshot cannot be used
 (corrupt, written by another version, taken under other --rules, or of a
 recreated ledger), says why on stderr and replays the whole outbox.
 --full-replay ignores the snapshot. Either way watch reports and files only
-the hops after the cursor it saved on its previous run. Re-running watch therefore files nothing new; an alert
-delivered twice after a crash is filed once. A ledger recreated at the same
+the hops after the cursor it saved on its previous run. Re-running watch
+therefore files nothing new; an alert delivered twice after a crash is filed
+once. A ledger recreated at the same
 path needs a new --cases file: watch refuses a cursor beyond the ledger's
 end (exit 2), but cannot tell a recreated ledger that has grown past it. Without --apply, watch never
 writes to --db (no seeding, no commits, no background indexing), so it can

@@ -300,3 +300,61 @@ func FuzzDecodeFeedSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// TestFeedSnapshotWithPaymentInFlight: the guard holds the intermediary's
+// fourth payout, so the payment is in flight when the snapshot is taken; a
+// feed restored from it converts the hop the resumed payment posts (the
+// converter's memory of the payment came from the snapshot) and decides it
+// as a feed replaying the whole outbox does.
+func TestFeedSnapshotWithPaymentInFlight(t *testing.T) {
+	ctx := context.Background()
+	w := openWith(t, true)
+	snaps := &memSnapshots{}
+	w.feed.Snapshots = snaps
+	min := time.Minute
+	for i, p := range []string{"p1", "p2", "p3", "p4"} {
+		w.pay(t, "alipay.balance", "alipay.balance", p, "mid", "alipay_transfer", 5000, time.Duration(11+2*i)*min)
+		if _, err := w.feed.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, q := range []string{"q1", "q2", "q3"} {
+		w.pay(t, "alipay.balance", "alipay.balance", "mid", q, "alipay_transfer", 4400, time.Duration(30+i)*min)
+		if _, err := w.feed.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := w.try(t, "alipay.balance", "alipay.balance", "mid", "q4", "alipay_transfer", 4400, 33*min)
+	if held.State != payment.StateHeld {
+		t.Fatalf("fourth payout %s (%s), want held", held.State, held.Reason)
+	}
+	if _, err := w.feed.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w.feed.Conv.InFlight() != 1 {
+		t.Fatalf("converter remembers %d payments, want the held one", w.feed.Conv.InFlight())
+	}
+	saved := w.feed.SnapshotStatus().Saved
+	// A reviewer releases it while no feed runs.
+	if p, err := w.x.Resume(ctx, held.ID); err != nil || p.State != payment.StateCompleted {
+		t.Fatalf("resume: %v %v", p, err)
+	}
+	fromSnap, logged := restarted(t, w, snaps, nil)
+	ownCursor(t, fromSnap, saved)
+	got, err := fromSnap.Poll(ctx)
+	if err != nil {
+		t.Fatalf("restored feed: %v (logged %q)", err, *logged)
+	}
+	if st := fromSnap.SnapshotStatus(); !st.Loaded || st.Seq != saved {
+		t.Fatalf("snapshot status %+v, logged %q", st, *logged)
+	}
+	full, _ := restarted(t, w, nil, nil)
+	ownCursor(t, full, saved)
+	want, err := full.Poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Event.ID != held.ID+"/1" || !reflect.DeepEqual(decisions(got), decisions(want)) {
+		t.Fatalf("restored feed reported %v, full replay %v", summary(got), summary(want))
+	}
+}

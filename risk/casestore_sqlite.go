@@ -245,9 +245,10 @@ func (s *SQLiteStore) SetCursor(ctx context.Context, name string, seq uint64) er
 	return nil
 }
 
-// MaxSnapshotLen caps a stored snapshot (the engine's bounded state with
-// every cap reached is far below it).
-const MaxSnapshotLen = 1 << 30
+// MaxSnapshotLen caps a stored snapshot: SQLite's default largest value
+// (SQLITE_MAX_LENGTH). The engine's state with every cap reached is
+// estimated below it (docs/risk.md).
+const MaxSnapshotLen = 1_000_000_000
 
 // Snapshot returns the snapshot stored under name, or nil when none is.
 // Feeds keep their engine's state here beside their cursor, so that a

@@ -358,3 +358,27 @@ func TestFeedSnapshotWithPaymentInFlight(t *testing.T) {
 		t.Fatalf("restored feed reported %v, full replay %v", summary(got), summary(want))
 	}
 }
+
+func TestFileSnapshots(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs := FileSnapshots{Path: filepath.Join(dir, "risk.snap")}
+	if b, err := fs.LoadSnapshot(ctx); b != nil || err != nil {
+		t.Fatalf("no file yet: %q, %v", b, err)
+	}
+	for _, data := range []string{"first", "second"} {
+		if err := fs.SaveSnapshot(ctx, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := fs.LoadSnapshot(ctx); string(b) != "second" || err != nil {
+		t.Fatalf("load: %q, %v", b, err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.tmp*")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+	bad := FileSnapshots{Path: filepath.Join(dir, "no", "such", "dir", "s")}
+	if err := bad.SaveSnapshot(ctx, []byte("x")); err == nil {
+		t.Error("saving into a missing directory succeeded")
+	}
+}

@@ -1,25 +1,31 @@
-// Package auth holds paybridge's API keys and the roles they grant.
+// Package auth keeps paybridge's API keys durably, in a table of the
+// ledger's own SQLite file, and checks them on every request.
 //
-// A key is "pbk_" + a 16-hex-digit key id + "_" + a 43-character base64url
-// secret (256 bits from crypto/rand). It is shown once, when it is created;
-// the database keeps only the key id, the role and scope, and SHA-256 of the
-// secret (bound to the key id). A plain fast hash is the right choice here,
-// not bcrypt/scrypt/argon2: those exist to slow down guessing of
-// low-entropy human passwords, whereas a 256-bit random secret cannot be
-// guessed from its hash at any speed (2^256 work), so slowing the hash would
-// only slow every request, and Authenticate runs on every request. Hashes
-// are compared in constant time.
+// A key is "pbk_" + a 16-hex-digit key id + "_" + a 64-hex-digit secret,
+// both from crypto/rand. The key id is public (it names the key in lists,
+// logs and revocation); the secret is shown once, when the key is created,
+// and never stored: the table keeps only the SHA-256 of the whole key.
 //
-// Authenticate caches verified keys in memory. A revocation through this
-// Store takes effect at once; a revocation made by another process on the
-// same file (paybridge keys revoke while the server runs) takes effect
-// within RevalidateEvery, when the cached entry is checked against the
-// database again.
+// Why SHA-256 and not a password hash (bcrypt, scrypt, Argon2): a slow hash
+// exists to make guessing a low-entropy secret expensive for someone who
+// stole the hashes. The secret here is 256 random bits, so no amount of
+// guessing finds it whatever the hash costs, and a preimage of SHA-256 is
+// as hard. A slow hash would add nothing but tens of milliseconds to every
+// request, since every request is authenticated. Hashes are compared with
+// crypto/subtle in constant time.
 //
-// Roles: admin (everything), operator (scoped to one institution), holder
-// (its own accounts and payments), auditor (reads everything, writes
-// nothing). The Principal methods answer the scope questions; the server
-// decides which question each endpoint asks.
+// Verified keys are cached in memory for Options.CacheTTL (default 2 s), so
+// a request costs one map lookup and one SHA-256 of about 90 bytes, not a
+// database read. Revoke in this process removes the key from the cache at
+// once (a lookup that raced with it cannot put it back: the cache has a
+// generation counter). A revocation by another process (paybridge keys
+// revoke while the server runs) is seen when the cached entry expires: at
+// most CacheTTL later, the next request re-reads the key's row and finds it
+// revoked.
+//
+// The table (api_keys) is created if missing. The ledger store ignores
+// tables it does not know, so the file stays a ledger that paybridge ledger
+// verify accepts.
 package auth
 
 import (
@@ -28,7 +34,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,7 +41,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	_ "github.com/ncruces/go-sqlite3/driver" // registers the "sqlite3" database/sql driver
 )
@@ -46,382 +50,292 @@ type Role string
 
 // The roles.
 const (
-	RoleAdmin    Role = "admin"
-	RoleOperator Role = "operator"
-	RoleHolder   Role = "holder"
-	RoleAuditor  Role = "auditor"
+	RoleAdmin    Role = "admin"    // everything
+	RoleOperator Role = "operator" // one institution: its accounts and the payments that touch it
+	RoleHolder   Role = "holder"   // one holder: own accounts and payments
+	RoleAuditor  Role = "auditor"  // read-only everything
 )
 
-// Roles lists every role, for help texts and validation.
+// Roles lists every role, in the order help texts show them.
 var Roles = []Role{RoleAdmin, RoleOperator, RoleHolder, RoleAuditor}
 
-// ParseRole parses a role name (case-insensitive, surrounding space ignored).
+// ParseRole parses a role name (exact, lower case).
 func ParseRole(s string) (Role, error) {
-	r := Role(strings.ToLower(strings.TrimSpace(s)))
-	for _, v := range Roles {
-		if r == v {
+	for _, r := range Roles {
+		if string(r) == s {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("role %q: must be one of admin, operator, holder, auditor", s)
+	return "", fmt.Errorf("role %q is not one of admin, operator, holder, auditor", s)
 }
 
-// Principal is who a key speaks for.
+// Principal is a key's identity: its id, role and scope.
 type Principal struct {
-	KeyID string `json:"key_id"`
-	Role  Role   `json:"role"`
-	// Institution scopes an operator (an ecosystem institution id).
+	KeyID       string `json:"key_id"`
+	Role        Role   `json:"role"`
 	Institution string `json:"institution,omitempty"`
-	// Holder scopes a holder key (an ecosystem holder id).
-	Holder string `json:"holder,omitempty"`
-	// Created is when the key was made (set by Create, read by List).
-	Created time.Time `json:"created"`
-	// Revoked says the key no longer authenticates (List shows revoked keys).
-	Revoked bool `json:"revoked,omitempty"`
+	Holder      string `json:"holder,omitempty"`
 }
 
-// CanRead says whether the principal may read (every valid role may).
-func (p Principal) CanRead() bool {
-	switch p.Role {
-	case RoleAdmin, RoleOperator, RoleHolder, RoleAuditor:
-		return true
-	}
-	return false
-}
-
-// CanWrite says whether the principal may change anything (the auditor may not).
-func (p Principal) CanWrite() bool {
-	switch p.Role {
-	case RoleAdmin, RoleOperator, RoleHolder:
-		return true
-	}
-	return false
-}
-
-// SeesHolder says whether the principal may see holder's accounts and
-// payments by virtue of the holder: admin and auditor see every holder, a
-// holder key only its own. An operator sees nothing by holder; what it sees
-// is decided by SeesInstitution on the institutions an account or payment
-// touches.
-func (p Principal) SeesHolder(holder string) bool {
+// Validate checks that the scope fits the role: an operator names an
+// institution and no holder, a holder key names a holder and no
+// institution, admin and auditor keys name neither. It does not check that
+// the institution or holder exists (the caller knows the ecosystem).
+func (p Principal) Validate() error {
 	switch p.Role {
 	case RoleAdmin, RoleAuditor:
-		return true
-	case RoleHolder:
-		return holder != "" && holder == p.Holder
-	}
-	return false
-}
-
-// SeesInstitution says whether the principal may see the accounts and
-// payments of institution inst: admin and auditor see every institution, an
-// operator only its own, a holder key none by institution (it sees by
-// SeesHolder).
-func (p Principal) SeesInstitution(inst string) bool {
-	switch p.Role {
-	case RoleAdmin, RoleAuditor:
-		return true
+		if p.Institution != "" {
+			return &FieldError{"institution", fmt.Sprintf("role %s is not scoped to an institution: leave it empty", p.Role)}
+		}
+		if p.Holder != "" {
+			return &FieldError{"holder", fmt.Sprintf("role %s is not scoped to a holder: leave it empty", p.Role)}
+		}
 	case RoleOperator:
-		return inst != "" && inst == p.Institution
+		if p.Institution == "" {
+			return &FieldError{"institution", "role operator needs the institution it is scoped to"}
+		}
+		if p.Holder != "" {
+			return &FieldError{"holder", "an operator is scoped to an institution, not a holder"}
+		}
+	case RoleHolder:
+		if p.Holder == "" {
+			return &FieldError{"holder", "role holder needs the holder it is scoped to"}
+		}
+		if p.Institution != "" {
+			return &FieldError{"institution", "a holder key is scoped to a holder, not an institution"}
+		}
+	default:
+		_, err := ParseRole(string(p.Role))
+		return &FieldError{"role", err.Error()}
 	}
-	return false
+	return nil
 }
 
-// ErrUnauthenticated is returned by Authenticate for a key that is
-// malformed, unknown, wrong or revoked; which of these is not told.
-var ErrUnauthenticated = errors.New("unauthenticated: missing, malformed, unknown or revoked API key")
+// FieldError is a principal refused by Create, naming the field at fault.
+type FieldError struct {
+	Field, Reason string
+}
 
-// ErrNotFound is returned by Revoke for an unknown key id.
-var ErrNotFound = errors.New("no such API key")
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Errors.
+var (
+	// ErrUnauthenticated: the key is malformed, unknown or revoked.
+	ErrUnauthenticated = errors.New("auth: unauthenticated")
+	// ErrNotFound: Revoke of a key id that is not an active key.
+	ErrNotFound = errors.New("auth: no active key with that id")
+)
 
 // Key format.
 const (
 	keyPrefix = "pbk_"
 	idBytes   = 8
-	idLen     = 2 * idBytes // hex
-	secretLen = 43          // base64url, no padding, of 32 bytes
+	secBytes  = 32
 	// KeyLen is the length of every key.
-	KeyLen = len(keyPrefix) + idLen + 1 + secretLen
-	// MaxScopeLen bounds an institution or holder id.
-	MaxScopeLen = 128
-	// RevalidateEvery is how long a cached verified key is trusted before
-	// its revocation status is read from the database again.
-	RevalidateEvery = time.Second
+	KeyLen = len(keyPrefix) + 2*idBytes + 1 + 2*secBytes
 )
 
-// ParseKey splits a key into its id and secret, checking the format.
-func ParseKey(key string) (id string, secret []byte, err error) {
-	if len(key) != KeyLen || !strings.HasPrefix(key, keyPrefix) || key[len(keyPrefix)+idLen] != '_' {
-		return "", nil, ErrUnauthenticated
+// ParseKey splits a key into its id and secret (both lower-case hex). It
+// accepts exactly the keys Create makes.
+func ParseKey(key string) (id, secret string, ok bool) {
+	if len(key) != KeyLen || !strings.HasPrefix(key, keyPrefix) {
+		return "", "", false
 	}
-	id = key[len(keyPrefix) : len(keyPrefix)+idLen]
-	if !validKeyID(id) {
-		return "", nil, ErrUnauthenticated
+	id = key[len(keyPrefix) : len(keyPrefix)+2*idBytes]
+	if key[len(keyPrefix)+2*idBytes] != '_' {
+		return "", "", false
 	}
-	secret, err = base64.RawURLEncoding.Strict().DecodeString(key[len(keyPrefix)+idLen+1:])
-	if err != nil || len(secret) != 32 {
-		return "", nil, ErrUnauthenticated
+	secret = key[len(keyPrefix)+2*idBytes+1:]
+	if !lowerHex(id) || !lowerHex(secret) {
+		return "", "", false
 	}
-	return id, secret, nil
+	return id, secret, true
 }
 
-// encodeSecret is the secret's text in a key.
-func encodeSecret(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+// ValidKeyID reports whether id has the form of a key id.
+func ValidKeyID(id string) bool { return len(id) == 2*idBytes && lowerHex(id) }
 
-// validKeyID: 16 lowercase hex digits.
-func validKeyID(id string) bool {
-	if len(id) != idLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}
 	return true
 }
 
-// hashSecret is what the database stores: SHA-256 over a label, the key id
-// and the secret, so a hash cannot be moved to another key id.
-func hashSecret(id string, secret []byte) [32]byte {
-	h := sha256.New()
-	h.Write([]byte("paybridge api key v1\x00"))
-	h.Write([]byte(id))
-	h.Write([]byte{0})
-	h.Write(secret)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+func hashKey(key string) [32]byte { return sha256.Sum256([]byte(key)) }
+
+// newKey returns a fresh key and its id.
+func newKey() (key, id string, err error) {
+	var b [idBytes + secBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("auth: random key: %w", err)
+	}
+	id = hex.EncodeToString(b[:idBytes])
+	return keyPrefix + id + "_" + hex.EncodeToString(b[idBytes:]), id, nil
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS api_keys (
+// Options tune OpenWith. The zero value is the production setting.
+type Options struct {
+	// CacheTTL is how long a verified key is trusted without re-reading
+	// its row: the longest a revocation by another process takes to be
+	// seen. 0 means DefaultCacheTTL; negative disables the cache.
+	CacheTTL time.Duration
+	// Now is the clock of the cache and of created_at (nil: time.Now).
+	Now func() time.Time
+}
+
+// DefaultCacheTTL is Options.CacheTTL's default.
+const DefaultCacheTTL = 2 * time.Second
+
+// Store is the key table of one SQLite file. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	ttl time.Duration
+	now func() time.Time
+
+	mu    sync.RWMutex
+	cache map[string]cached // key id → verified hash and principal
+	gen   uint64            // bumped by every Revoke: a lookup begun before it must not fill the cache
+}
+
+type cached struct {
+	hash    [32]byte
+	p       Principal
+	expires time.Time
+}
+
+const schema = `CREATE TABLE IF NOT EXISTS api_keys (
   key_id TEXT PRIMARY KEY,
   hash BLOB NOT NULL,
   role TEXT NOT NULL,
   institution TEXT NOT NULL DEFAULT '',
   holder TEXT NOT NULL DEFAULT '',
-  created TEXT NOT NULL,
-  revoked TEXT
-) WITHOUT ROWID;
-`
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+) WITHOUT ROWID`
 
-// cached is a verified key in memory.
-type cached struct {
-	hash    [32]byte
-	p       Principal
-	checked time.Time // when the database last said it was not revoked
-}
+// Open opens the key table of the SQLite file at path (creating the file
+// and the table if missing) with the default Options.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
 
-// Store keeps API keys in a table of the ledger's SQLite file. It is safe
-// for concurrent use.
-type Store struct {
-	db  *sql.DB
-	now func() time.Time
-
-	mu    sync.RWMutex
-	cache map[string]*cached
-	gen   uint64 // bumped by Revoke; a load that straddles a revocation is not cached
-}
-
-// Open opens the key table in the SQLite file at path, creating the file
-// and the table if missing. The ledger's store may have the same file open.
-func Open(path string) (*Store, error) {
+// OpenWith is Open with options.
+func OpenWith(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("auth: empty database path")
 	}
+	// A file: URI with the path escaped, so names with '%', '?' or '#'
+	// work. WAL like the ledger store (readers never block its writer);
+	// synchronous=FULL so that a created or revoked key survives a crash;
+	// busy_timeout because the ledger's writer may hold the write lock.
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path,
-		RawQuery: "mode=rwc&_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(full)"}
+		RawQuery: "_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(full)&_txlock=immediate"}
 	db, err := sql.Open("sqlite3", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("auth: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(2)
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("auth: open %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now, cache: map[string]*cached{}}, nil
+	s := &Store{db: db, ttl: opts.CacheTTL, now: opts.Now, cache: map[string]cached{}}
+	if s.ttl == 0 {
+		s.ttl = DefaultCacheTTL
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
 }
 
-// SetClock sets the clock that stamps Created and times cache revalidation
-// (time.Now by default). Call it before using the store.
-func (s *Store) SetClock(now func() time.Time) { s.now = now }
-
-// Close closes the database handle.
+// Close closes the database connections.
 func (s *Store) Close() error { return s.db.Close() }
 
-// validScope checks an institution or holder id.
-func validScope(field, v string) error {
-	if len(v) > MaxScopeLen {
-		return fmt.Errorf("%s: longer than %d bytes", field, MaxScopeLen)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) || unicode.IsSpace(r) || r == unicode.ReplacementChar {
-			return fmt.Errorf("%s %q: contains a space, control or invalid character", field, v)
-		}
-	}
-	return nil
-}
-
-// Validate checks a principal's role and scope: an operator needs an
-// institution (and no holder), a holder key needs a holder (and no
-// institution), admin and auditor take neither.
-func (p Principal) Validate() error {
-	if _, err := ParseRole(string(p.Role)); err != nil || Role(strings.ToLower(string(p.Role))) != p.Role {
-		return fmt.Errorf("role %q: must be one of admin, operator, holder, auditor", p.Role)
-	}
-	if err := validScope("institution", p.Institution); err != nil {
-		return err
-	}
-	if err := validScope("holder", p.Holder); err != nil {
-		return err
-	}
-	switch p.Role {
-	case RoleOperator:
-		if p.Institution == "" {
-			return errors.New("institution: an operator key needs the institution it operates")
-		}
-		if p.Holder != "" {
-			return errors.New("holder: an operator key is scoped by institution, not holder")
-		}
-	case RoleHolder:
-		if p.Holder == "" {
-			return errors.New("holder: a holder key needs the holder it speaks for")
-		}
-		if p.Institution != "" {
-			return errors.New("institution: a holder key is scoped by holder, not institution")
-		}
-	default:
-		if p.Institution != "" {
-			return fmt.Errorf("institution: an %s key is not scoped to an institution", p.Role)
-		}
-		if p.Holder != "" {
-			return fmt.Errorf("holder: an %s key is not scoped to a holder", p.Role)
-		}
-	}
-	return nil
-}
-
-// Create makes a key for p's role and scope (p.KeyID, Created and Revoked
-// are ignored: the store assigns them) and returns the key, which is not
-// stored and cannot be shown again, with the stored principal. Errors:
-// validation (naming the field), the database's.
+// Create makes a key for p (its KeyID is ignored) and returns the key,
+// which is shown once and never stored, and the principal as stored. A
+// principal whose scope does not fit its role is refused with a
+// *FieldError.
 func (s *Store) Create(ctx context.Context, p Principal) (string, Principal, error) {
 	if err := p.Validate(); err != nil {
 		return "", Principal{}, err
 	}
-	var raw [idBytes + 32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", Principal{}, fmt.Errorf("auth: random: %w", err)
-	}
-	id := hex.EncodeToString(raw[:idBytes])
-	secret := raw[idBytes:]
-	key := keyPrefix + id + "_" + encodeSecret(secret)
-	h := hashSecret(id, secret)
-	p.KeyID, p.Revoked = id, false
-	p.Created = s.now().UTC().Truncate(time.Millisecond)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys(key_id,hash,role,institution,holder,created) VALUES(?,?,?,?,?,?)`,
-		id, h[:], string(p.Role), p.Institution, p.Holder, p.Created.Format(time.RFC3339Nano))
+	key, id, err := newKey()
 	if err != nil {
+		return "", Principal{}, err
+	}
+	p.KeyID = id
+	h := hashKey(key)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO api_keys(key_id, hash, role, institution, holder, created_at) VALUES(?,?,?,?,?,?)`,
+		id, h[:], string(p.Role), p.Institution, p.Holder, s.now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return "", Principal{}, fmt.Errorf("auth: create key: %w", err)
 	}
 	return key, p, nil
 }
 
-// Authenticate returns the principal of a key. Errors: ErrUnauthenticated
-// (malformed, unknown, wrong secret or revoked), the database's.
+// Authenticate returns the principal of an active key, or an error
+// wrapping ErrUnauthenticated for a malformed, unknown or revoked key (or
+// another error if the database cannot be read).
 func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error) {
-	id, secret, err := ParseKey(key)
-	if err != nil {
+	id, _, ok := ParseKey(key)
+	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
-	h := hashSecret(id, secret)
+	h := hashKey(key)
 	now := s.now()
 	s.mu.RLock()
-	c := s.cache[id]
-	s.mu.RUnlock()
-	if c != nil && now.Sub(c.checked) < RevalidateEvery && now.Sub(c.checked) >= 0 {
-		if subtle.ConstantTimeCompare(h[:], c.hash[:]) == 1 {
-			return c.p, nil
-		}
-		return Principal{}, ErrUnauthenticated
-	}
-	s.mu.RLock()
+	c, hit := s.cache[id]
 	gen := s.gen
 	s.mu.RUnlock()
-	p, stored, revoked, err := s.load(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		s.drop(id)
+	if hit && now.Before(c.expires) {
+		if subtle.ConstantTimeCompare(h[:], c.hash[:]) != 1 {
+			return Principal{}, ErrUnauthenticated
+		}
+		return c.p, nil
+	}
+	var stored []byte
+	var role string
+	var revoked sql.NullString
+	p := Principal{KeyID: id}
+	err := s.db.QueryRowContext(ctx, `SELECT hash, role, institution, holder, revoked_at FROM api_keys WHERE key_id = ?`, id).
+		Scan(&stored, &role, &p.Institution, &p.Holder, &revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		s.forget(id, gen)
+		return Principal{}, ErrUnauthenticated
+	case err != nil:
+		return Principal{}, fmt.Errorf("auth: read key %s: %w", id, err)
+	}
+	if revoked.Valid || subtle.ConstantTimeCompare(h[:], stored) != 1 {
+		s.forget(id, gen)
 		return Principal{}, ErrUnauthenticated
 	}
-	if err != nil {
-		return Principal{}, err
+	p.Role = Role(role)
+	if s.ttl > 0 {
+		s.mu.Lock()
+		if s.gen == gen {
+			s.cache[id] = cached{hash: h, p: p, expires: now.Add(s.ttl)}
+		}
+		s.mu.Unlock()
 	}
-	if revoked {
-		s.drop(id)
-		return Principal{}, ErrUnauthenticated
-	}
-	if subtle.ConstantTimeCompare(h[:], stored[:]) != 1 {
-		return Principal{}, ErrUnauthenticated
-	}
-	s.mu.Lock()
-	if s.gen == gen {
-		s.cache[id] = &cached{hash: stored, p: p, checked: now}
-	}
-	s.mu.Unlock()
 	return p, nil
 }
 
-// drop removes a cached entry the database no longer backs.
-func (s *Store) drop(id string) {
+// forget drops a stale cache entry for id (a key revoked elsewhere).
+func (s *Store) forget(id string, gen uint64) {
 	s.mu.Lock()
-	delete(s.cache, id)
+	if s.gen == gen {
+		delete(s.cache, id)
+	}
 	s.mu.Unlock()
 }
 
-// forget removes a cached entry and stops any Authenticate in flight from
-// caching what it read before a revocation.
-func (s *Store) forget(id string) {
-	s.mu.Lock()
-	s.gen++
-	delete(s.cache, id)
-	s.mu.Unlock()
-}
-
-// load reads one key row.
-func (s *Store) load(ctx context.Context, id string) (Principal, [32]byte, bool, error) {
-	var (
-		p       Principal
-		hash    []byte
-		role    string
-		created string
-		revoked sql.NullString
-		out     [32]byte
-	)
-	err := s.db.QueryRowContext(ctx, `SELECT key_id,hash,role,institution,holder,created,revoked FROM api_keys WHERE key_id=?`, id).
-		Scan(&p.KeyID, &hash, &role, &p.Institution, &p.Holder, &created, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, out, false, ErrNotFound
-	}
-	if err != nil {
-		return p, out, false, fmt.Errorf("auth: read key: %w", err)
-	}
-	if len(hash) != len(out) {
-		return p, out, false, fmt.Errorf("auth: key %s: stored hash has %d bytes", id, len(hash))
-	}
-	copy(out[:], hash)
-	p.Role = Role(role)
-	p.Created, _ = time.Parse(time.RFC3339Nano, created)
-	p.Revoked = revoked.Valid
-	return p, out, revoked.Valid, nil
-}
-
-// List returns every key's principal (revoked ones marked), oldest first.
-// No key or hash is returned.
+// List returns the active keys' principals, oldest first.
 func (s *Store) List(ctx context.Context) ([]Principal, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key_id,role,institution,holder,created,revoked FROM api_keys ORDER BY created, key_id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key_id, role, institution, holder FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, key_id`)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
 	}
@@ -429,14 +343,11 @@ func (s *Store) List(ctx context.Context) ([]Principal, error) {
 	out := []Principal{}
 	for rows.Next() {
 		var p Principal
-		var role, created string
-		var revoked sql.NullString
-		if err := rows.Scan(&p.KeyID, &role, &p.Institution, &p.Holder, &created, &revoked); err != nil {
+		var role string
+		if err := rows.Scan(&p.KeyID, &role, &p.Institution, &p.Holder); err != nil {
 			return nil, fmt.Errorf("auth: list keys: %w", err)
 		}
 		p.Role = Role(role)
-		p.Created, _ = time.Parse(time.RFC3339Nano, created)
-		p.Revoked = revoked.Valid
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -445,33 +356,39 @@ func (s *Store) List(ctx context.Context) ([]Principal, error) {
 	return out, nil
 }
 
-// Revoke stops a key from authenticating, at once in this process. Revoking
-// a revoked key is not an error. Errors: ErrNotFound, the database's.
+// Revoke revokes the active key keyID: from now on this store refuses it
+// (another process's store within its CacheTTL). The row stays, marked
+// revoked, so the key id is never reused. It returns an error wrapping
+// ErrNotFound when no active key has that id.
 func (s *Store) Revoke(ctx context.Context, keyID string) error {
-	if !validKeyID(keyID) {
-		return fmt.Errorf("key id %q: %w (a key id is 16 hex digits, as keys list shows)", keyID, ErrNotFound)
+	if !ValidKeyID(keyID) {
+		return fmt.Errorf("%w: %q is not a key id (16 lower-case hex digits)", ErrNotFound, keyID)
 	}
-	s.forget(keyID)
-	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked=COALESCE(revoked, ?) WHERE key_id=?`, s.now().UTC().Format(time.RFC3339Nano), keyID)
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`,
+		s.now().UTC().Format(time.RFC3339Nano), keyID)
 	if err != nil {
-		return fmt.Errorf("auth: revoke key: %w", err)
+		return fmt.Errorf("auth: revoke key %s: %w", keyID, err)
 	}
+	// Drop the cached entry even if the row was already revoked (by
+	// another process), and stop lookups in flight from re-adding it.
+	s.mu.Lock()
+	s.gen++
+	delete(s.cache, keyID)
+	s.mu.Unlock()
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("auth: revoke key: %w", err)
+		return fmt.Errorf("auth: revoke key %s: %w", keyID, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("key id %s: %w", keyID, ErrNotFound)
+		return fmt.Errorf("%w: %s", ErrNotFound, keyID)
 	}
-	s.forget(keyID) // again, in case an Authenticate raced the update
 	return nil
 }
 
-// Count returns the number of keys that are not revoked (the server prints
-// a first admin key when it is 0).
+// Count returns how many active keys there are.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM api_keys WHERE revoked IS NULL`).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("auth: count keys: %w", err)
 	}
 	return n, nil

@@ -8,14 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paybridge/paybridge/store/sqlite"
 )
 
-func openTest(t *testing.T) (*Store, string) {
+func openTemp(t *testing.T, opts Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "keys.db")
-	s, err := Open(path)
+	s, err := OpenWith(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,289 +32,386 @@ func TestParseRole(t *testing.T) {
 		want Role
 		ok   bool
 	}{
-		{"admin", RoleAdmin, true}, {"Operator", RoleOperator, true}, {" holder ", RoleHolder, true},
-		{"auditor", RoleAuditor, true}, {"", "", false}, {"root", "", false}, {"admins", "", false},
+		{"admin", RoleAdmin, true},
+		{"operator", RoleOperator, true},
+		{"holder", RoleHolder, true},
+		{"auditor", RoleAuditor, true},
+		{"Admin", "", false},
+		{"", "", false},
+		{"root", "", false},
+		{" admin", "", false},
 	} {
 		got, err := ParseRole(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseRole(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
+			t.Errorf("ParseRole(%q) = %q, %v; want %q, ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }
 
-// TestScopes checks every role against every scope question.
-func TestScopes(t *testing.T) {
-	admin := Principal{Role: RoleAdmin}
-	op := Principal{Role: RoleOperator, Institution: "alipay"}
-	hold := Principal{Role: RoleHolder, Holder: "alice"}
-	aud := Principal{Role: RoleAuditor}
-	none := Principal{Role: "root"}
-	for _, tc := range []struct {
-		name                      string
-		p                         Principal
-		read, write               bool
-		alice, bob, empty         bool // SeesHolder
-		alipay, wechat, emptyInst bool // SeesInstitution
-	}{
-		{"admin", admin, true, true, true, true, true, true, true, true},
-		{"operator", op, true, true, false, false, false, true, false, false},
-		{"holder", hold, true, true, true, false, false, false, false, false},
-		{"auditor", aud, true, false, true, true, true, true, true, true},
-		{"unknown role", none, false, false, false, false, false, false, false, false},
-		{"zero", Principal{}, false, false, false, false, false, false, false, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			check := func(what string, got, want bool) {
-				if got != want {
-					t.Errorf("%s = %v, want %v", what, got, want)
-				}
-			}
-			check("CanRead", tc.p.CanRead(), tc.read)
-			check("CanWrite", tc.p.CanWrite(), tc.write)
-			check("SeesHolder(alice)", tc.p.SeesHolder("alice"), tc.alice)
-			check("SeesHolder(bob)", tc.p.SeesHolder("bob"), tc.bob)
-			check("SeesHolder(\"\")", tc.p.SeesHolder(""), tc.empty)
-			check("SeesInstitution(alipay)", tc.p.SeesInstitution("alipay"), tc.alipay)
-			check("SeesInstitution(wechat)", tc.p.SeesInstitution("wechat"), tc.wechat)
-			check("SeesInstitution(\"\")", tc.p.SeesInstitution(""), tc.emptyInst)
-		})
-	}
-}
-
 func TestCreateValidates(t *testing.T) {
-	s, _ := openTest(t)
+	s, _ := openTemp(t, Options{})
 	ctx := context.Background()
 	for _, tc := range []struct {
 		p     Principal
-		field string // "" = accepted
+		field string // "" means accepted
 	}{
 		{Principal{Role: RoleAdmin}, ""},
 		{Principal{Role: RoleAuditor}, ""},
 		{Principal{Role: RoleOperator, Institution: "alipay"}, ""},
 		{Principal{Role: RoleHolder, Holder: "alice"}, ""},
+		{Principal{Role: RoleAdmin, Institution: "alipay"}, "institution"},
+		{Principal{Role: RoleAuditor, Holder: "alice"}, "holder"},
 		{Principal{Role: RoleOperator}, "institution"},
 		{Principal{Role: RoleOperator, Institution: "alipay", Holder: "alice"}, "holder"},
 		{Principal{Role: RoleHolder}, "holder"},
 		{Principal{Role: RoleHolder, Holder: "alice", Institution: "alipay"}, "institution"},
-		{Principal{Role: RoleAdmin, Holder: "alice"}, "holder"},
-		{Principal{Role: RoleAuditor, Institution: "alipay"}, "institution"},
 		{Principal{Role: "root"}, "role"},
-		{Principal{Role: "Admin"}, "role"},
-		{Principal{Role: RoleHolder, Holder: "al ice"}, "holder"},
-		{Principal{Role: RoleHolder, Holder: strings.Repeat("a", MaxScopeLen+1)}, "holder"},
-		{Principal{Role: RoleOperator, Institution: "a\x00b"}, "institution"},
+		{Principal{}, "role"},
 	} {
-		key, p, err := s.Create(ctx, tc.p)
+		key, out, err := s.Create(ctx, tc.p)
 		if tc.field == "" {
 			if err != nil {
 				t.Errorf("Create(%+v): %v", tc.p, err)
 				continue
 			}
-			if p.Role != tc.p.Role || p.Institution != tc.p.Institution || p.Holder != tc.p.Holder || p.KeyID == "" || p.Created.IsZero() {
-				t.Errorf("Create(%+v) = %+v", tc.p, p)
-			}
-			if !strings.HasPrefix(key, "pbk_"+p.KeyID+"_") || len(key) != KeyLen {
-				t.Errorf("key %q does not embed key id %s", key, p.KeyID)
+			if _, _, ok := ParseKey(key); !ok || out.KeyID == "" || !strings.Contains(key, out.KeyID) {
+				t.Errorf("Create(%+v) = key %q, principal %+v: malformed", tc.p, key, out)
 			}
 			continue
 		}
-		if err == nil || !strings.HasPrefix(err.Error(), tc.field) {
-			t.Errorf("Create(%+v) error %v, want one naming %q", tc.p, err, tc.field)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("Create(%+v) error = %v; want a FieldError on %s", tc.p, err, tc.field)
 		}
 	}
 }
 
-func TestAuthenticateAndRevoke(t *testing.T) {
-	s, path := openTest(t)
+func TestLifecycle(t *testing.T) {
+	s, _ := openTemp(t, Options{})
 	ctx := context.Background()
-	key, p, err := s.Create(ctx, Principal{Role: RoleOperator, Institution: "alipay"})
-	if err != nil {
-		t.Fatal(err)
+	if n, err := s.Count(ctx); err != nil || n != 0 {
+		t.Fatalf("Count of a new store = %d, %v; want 0", n, err)
 	}
-	key2, _, err := s.Create(ctx, Principal{Role: RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
+	want := []Principal{
+		{Role: RoleAdmin},
+		{Role: RoleOperator, Institution: "alipay"},
+		{Role: RoleHolder, Holder: "p0001"},
+		{Role: RoleAuditor},
 	}
-	for i := 0; i < 2; i++ { // the second time from the cache
-		got, err := s.Authenticate(ctx, key)
-		if err != nil || got.KeyID != p.KeyID || got.Role != RoleOperator || got.Institution != "alipay" {
-			t.Fatalf("Authenticate: %+v, %v", got, err)
+	keys := make([]string, len(want))
+	for i, p := range want {
+		k, out, err := s.Create(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i], want[i].KeyID = k, out.KeyID
+		if out != want[i] {
+			t.Errorf("Create returned %+v; want %+v", out, want[i])
 		}
 	}
-	// A wrong secret for a known (cached) id, a malformed key, an unknown id.
-	wrong := key[:len(key)-2] + "AA"
-	if wrong == key {
-		wrong = key[:len(key)-2] + "AQ"
-	}
-	for _, bad := range []string{wrong, "", "Bearer " + key, key + "x", strings.ToUpper(key), "pbk_0000000000000000_" + key[len(key)-secretLen:]} {
-		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, ErrUnauthenticated) {
-			t.Errorf("Authenticate(%q) = %v, want ErrUnauthenticated", bad, err)
-		}
-	}
-	if n, err := s.Count(ctx); err != nil || n != 2 {
-		t.Fatalf("Count = %d, %v; want 2", n, err)
-	}
-	if err := s.Revoke(ctx, p.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, key); !errors.Is(err, ErrUnauthenticated) {
-		t.Fatalf("revoked key authenticated: %v", err)
-	}
-	if err := s.Revoke(ctx, p.KeyID); err != nil {
-		t.Fatalf("second revoke: %v", err)
-	}
-	if err := s.Revoke(ctx, "0123456789abcdef"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("revoke unknown = %v", err)
-	}
-	if err := s.Revoke(ctx, "nonsense"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("revoke malformed = %v", err)
-	}
-	if n, _ := s.Count(ctx); n != 1 {
-		t.Fatalf("Count after revoke = %d, want 1", n)
-	}
-	list, err := s.List(ctx)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("List = %+v, %v", list, err)
-	}
-	revoked := 0
-	for _, q := range list {
-		if q.Revoked {
-			revoked++
-			if q.KeyID != p.KeyID {
-				t.Errorf("wrong key marked revoked: %+v", q)
+	for i, k := range keys {
+		for round := 0; round < 2; round++ { // the second round is served by the cache
+			got, err := s.Authenticate(ctx, k)
+			if err != nil || got != want[i] {
+				t.Errorf("Authenticate(key %d, round %d) = %+v, %v; want %+v", i, round, got, err, want[i])
 			}
 		}
 	}
-	if revoked != 1 {
-		t.Errorf("List marks %d revoked, want 1", revoked)
+	list, err := s.List(ctx)
+	if err != nil || len(list) != len(want) {
+		t.Fatalf("List = %v, %v; want %d keys", list, err, len(want))
+	}
+	seen := map[Principal]bool{}
+	for _, p := range list {
+		seen[p] = true
+	}
+	for _, p := range want {
+		if !seen[p] {
+			t.Errorf("List lacks %+v", p)
+		}
 	}
 
-	// Keys survive reopening; a revocation by another Store on the same
-	// file is seen once the cache entry is older than RevalidateEvery.
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.SetClock(func() time.Time { return now })
-	if _, err := s.Authenticate(ctx, key2); err != nil {
+	if err := s.Revoke(ctx, want[1].KeyID); err != nil {
 		t.Fatal(err)
 	}
-	other, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := s.Authenticate(ctx, keys[1]); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("Authenticate of a revoked key: %v; want ErrUnauthenticated", err)
 	}
-	defer other.Close()
-	p2, err := other.Authenticate(ctx, key2)
-	if err != nil {
-		t.Fatalf("key not readable by a second store: %v", err)
+	if err := s.Revoke(ctx, want[1].KeyID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Revoke: %v; want ErrNotFound", err)
 	}
-	if err := other.Revoke(ctx, p2.KeyID); err != nil {
-		t.Fatal(err)
+	if err := s.Revoke(ctx, "0123456789abcdef"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Revoke of an unknown id: %v; want ErrNotFound", err)
 	}
-	if _, err := s.Authenticate(ctx, key2); err != nil {
-		t.Fatalf("within RevalidateEvery the cache answers: %v", err)
+	if err := s.Revoke(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Revoke of a malformed id: %v; want ErrNotFound", err)
 	}
-	now = now.Add(RevalidateEvery)
-	if _, err := s.Authenticate(ctx, key2); !errors.Is(err, ErrUnauthenticated) {
-		t.Fatalf("revocation by another store not seen after RevalidateEvery: %v", err)
+	if n, _ := s.Count(ctx); n != 3 {
+		t.Errorf("Count after one revocation = %d; want 3", n)
+	}
+	if list, _ := s.List(ctx); len(list) != 3 {
+		t.Errorf("List after one revocation has %d keys; want 3", len(list))
 	}
 }
 
-// TestNoPlaintextKey: the database file (and its WAL) holds neither the key
-// nor its secret, in any encoding the key is written in.
-func TestNoPlaintextKey(t *testing.T) {
-	s, path := openTest(t)
+func TestAuthenticateRefuses(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	ctx := context.Background()
+	key, p, err := s.Create(ctx, Principal{Role: RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, key); err != nil { // warm the cache
+		t.Fatal(err)
+	}
+	flip := []byte(key)
+	last := len(flip) - 1
+	if flip[last] == '0' {
+		flip[last] = '1'
+	} else {
+		flip[last] = '0'
+	}
+	other, _, _ := newKey()
+	for name, k := range map[string]string{
+		"empty":              "",
+		"wrong secret":       string(flip),
+		"unknown id":         other,
+		"upper case":         strings.ToUpper(key),
+		"truncated":          key[:len(key)-1],
+		"trailing space":     key + " ",
+		"other prefix":       "pbx_" + key[4:],
+		"id only":            "pbk_" + p.KeyID,
+		"secret of the same": "pbk_" + p.KeyID + "_" + strings.Repeat("0", 64),
+	} {
+		if got, err := s.Authenticate(ctx, k); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: Authenticate = %+v, %v; want ErrUnauthenticated", name, got, err)
+		}
+	}
+	// The right key still works after the wrong ones.
+	if _, err := s.Authenticate(ctx, key); err != nil {
+		t.Errorf("right key after wrong ones: %v", err)
+	}
+}
+
+// TestDurable: keys survive closing and reopening the file.
+func TestDurable(t *testing.T) {
+	s, path := openTemp(t, Options{})
+	ctx := context.Background()
+	key, p, err := s.Create(ctx, Principal{Role: RoleHolder, Holder: "p0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got, err := s2.Authenticate(ctx, key); err != nil || got != p {
+		t.Fatalf("after reopening: %+v, %v; want %+v", got, err, p)
+	}
+}
+
+// TestOtherProcessRevocation: a revocation by another store on the same
+// file (another process) is seen once the cached entry expires, not before
+// it is re-read and not later.
+func TestOtherProcessRevocation(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	clk := func() time.Time { return time.Unix(0, now.Load()) }
+	server, path := openTemp(t, Options{CacheTTL: 2 * time.Second, Now: clk})
+	cli, err := OpenWith(path, Options{Now: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	key, p, err := cli.Create(ctx, Principal{Role: RoleAuditor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Revoke(ctx, p.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(time.Second))
+	if _, err := server.Authenticate(ctx, key); err != nil {
+		t.Errorf("within the cache TTL the server still trusts its cached key, got %v", err)
+	}
+	now.Add(int64(1500 * time.Millisecond))
+	if _, err := server.Authenticate(ctx, key); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("after the cache TTL a key revoked by another process must be refused, got %v", err)
+	}
+}
+
+// TestNoPlaintext: neither the key nor its secret is anywhere in the
+// database files (main file and WAL).
+func TestNoPlaintext(t *testing.T) {
+	s, path := openTemp(t, Options{})
 	ctx := context.Background()
 	var keys []string
-	for _, p := range []Principal{{Role: RoleAdmin}, {Role: RoleHolder, Holder: "alice"}} {
-		k, _, err := s.Create(ctx, p)
+	for i := 0; i < 20; i++ {
+		k, _, err := s.Create(ctx, Principal{Role: RoleAdmin})
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys = append(keys, k)
 	}
 	s.Close()
-	var all []byte
-	for _, f := range []string{path, path + "-wal"} {
+	files, _ := filepath.Glob(path + "*")
+	if len(files) == 0 {
+		t.Fatal("no database file")
+	}
+	for _, f := range files {
 		b, err := os.ReadFile(f)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		all = append(all, b...)
-	}
-	if !bytes.Contains(all, []byte("api_keys")) {
-		t.Fatal("database does not contain the key table at all; the test reads the wrong file")
-	}
-	for _, k := range keys {
-		id, secret, err := ParseKey(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Contains(all, []byte(id)) {
-			t.Errorf("key id %s not stored", id)
-		}
-		for _, needle := range [][]byte{[]byte(k), []byte(k[len(k)-secretLen:]), secret} {
-			if bytes.Contains(all, needle) {
-				t.Errorf("database holds the plaintext key or secret %q", needle)
+		for _, k := range keys {
+			_, secret, _ := ParseKey(k)
+			if bytes.Contains(b, []byte(secret)) || bytes.Contains(b, []byte(k)) {
+				t.Fatalf("%s holds a plaintext key or secret", f)
+			}
+			// Nor the secret's raw bytes.
+			raw := make([]byte, len(secret)/2)
+			for i := range raw {
+				raw[i] = unhex(secret[2*i])<<4 | unhex(secret[2*i+1])
+			}
+			if bytes.Contains(b, raw) {
+				t.Fatalf("%s holds a secret's raw bytes", f)
 			}
 		}
 	}
+	// The key ids are there (they are public); this proves we read the
+	// right files.
+	var any bool
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		id, _, _ := ParseKey(keys[0])
+		any = any || bytes.Contains(b, []byte(id))
+	}
+	if !any {
+		t.Fatal("the key id is in no file: the test read the wrong files")
+	}
 }
 
-func TestConcurrentAuthenticate(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	key, _, err := s.Create(ctx, Principal{Role: RoleHolder, Holder: "alice"})
-	if err != nil {
-		t.Fatal(err)
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
 	}
+	return c - 'a' + 10
+}
+
+// TestConcurrentAuthenticateRevoke (run with -race): while keys are being
+// authenticated from many goroutines, revoked keys are refused from the
+// moment Revoke returns, and the others keep working.
+func TestConcurrentAuthenticateRevoke(t *testing.T) {
+	s, _ := openTemp(t, Options{CacheTTL: time.Hour})
+	ctx := context.Background()
+	const n = 16
+	keys := make([]string, n)
+	ids := make([]string, n)
+	for i := range keys {
+		k, p, err := s.Create(ctx, Principal{Role: RoleAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i], ids[i] = k, p.KeyID
+	}
+	var revoked [n]atomic.Bool
+	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var fails atomic.Int64
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
-		go func() {
+		go func(g int) {
 			defer wg.Done()
-			for i := 0; i < 200; i++ {
-				if p, err := s.Authenticate(ctx, key); err != nil || p.Holder != "alice" {
-					t.Errorf("Authenticate: %+v %v", p, err)
+			for i := g; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				j := i % n
+				wasRevoked := revoked[j].Load() // read before: if set, the key must be refused
+				_, err := s.Authenticate(ctx, keys[j])
+				switch {
+				case wasRevoked && err == nil:
+					t.Errorf("key %d accepted after its Revoke returned", j)
+					fails.Add(1)
+				case !wasRevoked && err != nil && !errors.Is(err, ErrUnauthenticated):
+					t.Errorf("key %d: %v", j, err)
+					fails.Add(1)
+				}
+				if fails.Load() > 5 {
 					return
 				}
 			}
-		}()
+		}(g)
 	}
+	for j := 0; j < n; j += 2 { // revoke every other key
+		time.Sleep(2 * time.Millisecond)
+		if err := s.Revoke(ctx, ids[j]); err != nil {
+			t.Fatal(err)
+		}
+		revoked[j].Store(true)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
 	wg.Wait()
+	for j := range keys {
+		_, err := s.Authenticate(ctx, keys[j])
+		if (j%2 == 0) != (err != nil) {
+			t.Errorf("key %d at the end: %v (revoked: %v)", j, err, j%2 == 0)
+		}
+	}
 }
 
-// FuzzParseKey: no input panics; whatever parses re-encodes to itself.
-func FuzzParseKey(f *testing.F) {
-	f.Add("pbk_0123456789abcdef_" + strings.Repeat("A", secretLen))
-	f.Add("pbk_")
-	f.Add("")
-	f.Add("pbk_0123456789ABCDEF_" + strings.Repeat("_", secretLen))
-	f.Fuzz(func(t *testing.T, key string) {
-		id, secret, err := ParseKey(key)
-		if err != nil {
-			if !errors.Is(err, ErrUnauthenticated) {
-				t.Fatalf("error %v is not ErrUnauthenticated", err)
-			}
-			return
-		}
-		if len(secret) != 32 || !validKeyID(id) {
-			t.Fatalf("parsed %q into id %q, %d-byte secret", key, id, len(secret))
-		}
-		if again := keyPrefix + id + "_" + encodeSecret(secret); again != key {
-			t.Fatalf("%q parsed and re-encoded as %q", key, again)
-		}
-	})
+// TestLedgerFileStaysALedger: the key table lives beside the ledger's
+// tables; the ledger store opens, replays and accepts the file (what
+// paybridge ledger verify does), before and after keys are written.
+func TestLedgerFileStaysALedger(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	ls, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Keys written while the ledger store holds the file open.
+	ks, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := ks.Create(ctx, Principal{Role: RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ls, err = sqlite.Open(path, sqlite.Options{MustExist: true})
+	if err != nil {
+		t.Fatalf("the ledger store refuses the file with a key table: %v", err)
+	}
+	defer ls.Close()
+	if _, err := ls.Replay(ctx); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if _, err := ks.Authenticate(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	ks.Close()
 }
 
 func BenchmarkAuthenticateCached(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "k.db")
-	s, err := Open(path)
+	s, err := Open(filepath.Join(b.TempDir(), "k.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	key, _, err := s.Create(context.Background(), Principal{Role: RoleAdmin})
-	if err != nil {
-		b.Fatal(err)
-	}
+	key, _, _ := s.Create(context.Background(), Principal{Role: RoleAdmin})
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := s.Authenticate(context.Background(), key); err != nil {

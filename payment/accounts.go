@@ -153,6 +153,21 @@ func setupBatches(eco *ecosystem.Ecosystem, openingFen int64) []*ledger.Batch {
 // setup seeds the ledger once: every account the payments may touch and
 // the opening balances. Re-running it after a crash between batches is
 // safe: accounts and transfers with the same ids and fields are replays.
+// checkSeeded returns nil when the ledger was seeded for eco's payments,
+// ErrNotSeeded when it never was, ErrOtherEcosystem for another world.
+func checkSeeded(ctx context.Context, led *ledger.Engine, eco *ecosystem.Ecosystem) error {
+	recs, err := led.Records(ctx, SetupKind, 0, 1)
+	switch {
+	case err != nil:
+		return fmt.Errorf("payment: read setup record: %w", err)
+	case len(recs) == 0:
+		return ErrNotSeeded
+	case recs[0].Key != eco.ID:
+		return fmt.Errorf("%w: the ledger was seeded for ecosystem %q, not %q", ErrOtherEcosystem, recs[0].Key, eco.ID)
+	}
+	return nil
+}
+
 func setup(ctx context.Context, led *ledger.Engine, eco *ecosystem.Ecosystem, openingFen int64) error {
 	recs, err := led.Records(ctx, SetupKind, 0, 1)
 	if err != nil {

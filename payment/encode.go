@@ -41,7 +41,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"attempt", int64(ev.Attempt)}, {"amount_fen", ev.AmountFen}, {"fee_fen", ev.FeeFen}} {
+	}{{"attempt", int64(ev.Attempt)}, {"amount_fen", ev.AmountFen}, {"credit_share_bps", ev.CreditShareBps}, {"fee_fen", ev.FeeFen}} {
 		if f.v != 0 {
 			b = append(b, `,"`...)
 			b = append(b, f.name...)
@@ -103,4 +103,49 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// appendSpec appends s's JSON: the document encoding/json gives for Spec's
+// fields and tags.
+func appendSpec(b []byte, s *Spec) ([]byte, error) {
+	b = append(b, `{"num":`...)
+	b = strconv.AppendUint(b, s.Num, 10)
+	if s.Key != "" {
+		b = append(b, `,"key":`...)
+		b = appendString(b, s.Key)
+	}
+	for _, f := range []struct{ name, v string }{{"from", s.From}, {"to", s.To}, {"from_holder", s.FromHolder}, {"to_holder", s.ToHolder}} {
+		b = append(b, `,"`...)
+		b = append(b, f.name...)
+		b = append(b, `":`...)
+		b = appendString(b, f.v)
+	}
+	b = append(b, `,"amount_fen":`...)
+	b = strconv.AppendInt(b, s.AmountFen, 10)
+	b = append(b, `,"seed":`...)
+	b = strconv.AppendUint(b, s.Seed, 10)
+	b = append(b, `,"on_failure":`...)
+	b = appendString(b, s.OnFailure)
+	if s.FailHop != 0 {
+		b = append(b, `,"fail_hop":`...)
+		b = strconv.AppendInt(b, int64(s.FailHop), 10)
+	}
+	b = append(b, `,"start":`...)
+	b = appendTime(b, s.Start)
+	if s.CreditShareBps != 0 {
+		b = append(b, `,"credit_share_bps":`...)
+		b = strconv.AppendInt(b, s.CreditShareBps, 10)
+	}
+	if s.Route != nil {
+		rj := s.routeJSON
+		if rj == nil {
+			var err error
+			if rj, err = json.Marshal(s.Route); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, `,"route":`...)
+		b = append(b, rj...)
+	}
+	return append(b, '}'), nil
 }

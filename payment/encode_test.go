@@ -1,11 +1,13 @@
 package payment
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/paybridge/paybridge/compliance"
 	"github.com/paybridge/paybridge/ledger"
 )
 
@@ -18,6 +20,7 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 		{Seq: 9, Payment: "p000002", At: epoch.Add(time.Nanosecond), Type: EventHopStarted, Hop: 3, Attempt: 2, AmountFen: 99_900, FeeFen: 100,
 			TransferIDs: []ledger.TransferID{1 << 62, 1<<62 | 7}, Due: &due, Down: "unionpay",
 			Counters: []ledger.CounterDelta{{Key: "pay/day/20230505/me/c:x", Delta: 5, MaxValue: 9}}},
+		{Payment: "p000004", At: epoch, Type: EventHopPosted, Hop: 2, AmountFen: 99_900, CreditShareBps: 10_000, TransferIDs: []ledger.TransferID{1 << 62}},
 		{Payment: "p000003", At: epoch.UTC(), Type: EventHopFailed, Hop: 1, TransferIDs: []ledger.TransferID{}, Reason: "quote \" < & > \\ \n 中文 \x00"},
 	} {
 		got, err := appendEvent(nil, &ev)
@@ -32,7 +35,8 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatal(err)
 		}
-		if !back.At.Equal(ev.At) || back.Reason != ev.Reason || !reflect.DeepEqual(back.Counters, ev.Counters) || back.Hop != ev.Hop {
+		if !back.At.Equal(ev.At) || back.Reason != ev.Reason || !reflect.DeepEqual(back.Counters, ev.Counters) || back.Hop != ev.Hop ||
+			back.AmountFen != ev.AmountFen || back.CreditShareBps != ev.CreditShareBps {
 			t.Errorf("round trip: %+v\nwant %+v", back, ev)
 		}
 	}
@@ -58,4 +62,32 @@ func FuzzAppendEvent(f *testing.F) {
 			t.Fatalf("appendEvent %s, encoding/json %s", b, want)
 		}
 	})
+}
+
+// TestAppendSpecMatchesEncodingJSON: the hand-written spec encoder gives
+// the bytes encoding/json gives for Spec's fields.
+func TestAppendSpecMatchesEncodingJSON(t *testing.T) {
+	type plain Spec // no MarshalJSON
+	w := newWorld(t, compliance.PolicyStrict)
+	p, err := w.x.Pay(context.Background(), Request{From: "alipay.balance", To: "wechat.change", ToHolder: "friend", AmountFen: 10_000, Channels: fourHops, Key: "k\"<1>", FailHop: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Spec{
+		{},
+		{Num: 7, Key: "中文 \x00", From: "a", To: "b", FromHolder: "me", ToHolder: "you", AmountFen: -1, Seed: 1 << 63, OnFailure: "strand", FailHop: 3, Start: epoch, CreditShareBps: 10_000},
+		p.Spec,
+	} {
+		got, err := s.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(plain(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("appendSpec:\n%s\nencoding/json:\n%s", got, want)
+		}
+	}
 }

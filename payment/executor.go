@@ -27,6 +27,11 @@ var (
 	ErrState = errors.New("payment: wrong state for this action")
 	// ErrOtherEcosystem: the ledger holds another ecosystem's accounts.
 	ErrOtherEcosystem = errors.New("payment: ledger belongs to another ecosystem")
+	// ErrReadOnly: the executor was opened with Config.ReadOnly.
+	ErrReadOnly = errors.New("payment: opened read-only")
+	// ErrNotSeeded: a read-only executor found no payment accounts in the
+	// ledger (no payment was ever made with it).
+	ErrNotSeeded = errors.New("payment: the ledger holds no payments")
 )
 
 // RequestError is a request field that is wrong and why.
@@ -49,6 +54,14 @@ type Config struct {
 	// deposit product when the ledger is first seeded: 0 means
 	// DefaultOpeningFen, < 0 means none.
 	OpeningFen int64
+	// Guard, if set, is asked before each hop's hold commits (an inline risk
+	// check): see HopGuard and docs/payments.md.
+	Guard HopGuard
+	// ReadOnly makes New read the payments without ever writing to the
+	// ledger: no seeding (ErrNotSeeded if it was never seeded), and Create,
+	// Pay, Run of a running payment, Resume, Refund and Recover return
+	// ErrReadOnly. For commands that only list and show.
+	ReadOnly bool
 }
 
 // Executor creates and runs payments on one ledger. It is safe for
@@ -56,9 +69,13 @@ type Config struct {
 type Executor struct {
 	eco   *ecosystem.Ecosystem
 	rules route.RuleChecker
+	guard HopGuard
+	ro    bool
 	led   *ledger.Engine
 	clk   clock.Clock
 	loc   *time.Location
+	// clearingFree: no institution delays settlement (route.ClearingFree).
+	clearingFree bool
 
 	mu       sync.Mutex
 	entries  map[string]*entry
@@ -88,8 +105,10 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			loc = l
 		}
 	}
-	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
+	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, guard: cfg.Guard, ro: cfg.ReadOnly, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
 		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
+	x.memo.eco = x.eco
+	x.clearingFree = route.ClearingFree(x.eco)
 	if x.rules == nil {
 		x.rules = route.NoRules{}
 	}
@@ -97,7 +116,11 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if opening == 0 {
 		opening = DefaultOpeningFen
 	}
-	if err := setup(ctx, x.led, x.eco, opening); err != nil {
+	if x.ro {
+		if err := checkSeeded(ctx, x.led, x.eco); err != nil {
+			return nil, err
+		}
+	} else if err := setup(ctx, x.led, x.eco, opening); err != nil {
 		return nil, err
 	}
 	if err := x.load(ctx); err != nil {
@@ -229,10 +252,11 @@ func (p *Payment) snapshot() *Payment {
 	return &c
 }
 
-// Pay creates a payment and runs it to a terminal state.
+// Pay creates a payment and runs it to a terminal state (or until it is
+// held).
 func (x *Executor) Pay(ctx context.Context, req Request) (*Payment, error) {
-	p, err := x.Create(ctx, req)
-	if err != nil || p.Terminal() {
+	p, err := x.create0(ctx, req, false)
+	if err != nil || p.State != StateRunning {
 		return p, err
 	}
 	return x.Run(ctx, p.ID)
@@ -244,6 +268,15 @@ func (x *Executor) Pay(ctx context.Context, req Request) (*Payment, error) {
 // recorded as rejected (not an error). Errors: *RequestError for a bad
 // request, the ledger's errors.
 func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
+	return x.create0(ctx, req, true)
+}
+
+// create0 is Create; without snap, a payment left running is returned as a
+// stub with only its id and state (Pay runs it on and snapshots it then).
+func (x *Executor) create0(ctx context.Context, req Request, snap bool) (*Payment, error) {
+	if x.ro {
+		return nil, ErrReadOnly
+	}
 	if len(req.Key) > MaxKeyLen {
 		return nil, &RequestError{"key", fmt.Sprintf("%d bytes, more than %d", len(req.Key), MaxKeyLen)}
 	}
@@ -271,11 +304,14 @@ func (x *Executor) Create(ctx context.Context, req Request) (*Payment, error) {
 	x.mu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, err := x.create(ctx, e.p, spec, findings)
-	if err != nil {
+	if err := x.create(ctx, e.p, spec, findings); err != nil {
 		x.forget(e.p.ID) // nothing committed: no trace
+		return nil, err
 	}
-	return p, err
+	if !snap && e.p.State == StateRunning {
+		return &Payment{ID: e.p.ID, State: e.p.State}, nil
+	}
+	return e.p.snapshot(), nil
 }
 
 // byKey returns the payment an earlier request with req's key created
@@ -321,10 +357,43 @@ func (x *Executor) forget(id string) {
 
 // create commits a new payment's created event with its first hop's holds,
 // or with its rejection.
-func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) (*Payment, error) {
+func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings string) error {
 	p.Spec = *spec
+	if r := spec.Route; r != nil {
+		// created, started and posted per hop, terminal (and room for a failure)
+		p.Events = make([]Event, 0, 2*len(r.Hops)+3)
+		p.hops = make([]hopRun, 0, len(r.Hops))
+	}
 	created := Event{Type: EventCreated, At: spec.Start, Spec: spec}
 	reason := findings
+	if reason == "" {
+		// The guard is asked before hop 1 holds anything: a refusal rejects
+		// the payment, a hold pauses it, with nothing moved either way.
+		switch d := x.askGuard(ctx, p, 1, 0, spec.Start, spec.AmountFen); d.Action {
+		case GuardRefuse:
+			reason = guardReason(d)
+			t := x.newTxn(p)
+			t.event(created)
+			t.event(Event{Type: EventHopFailed, At: spec.Start, Hop: 1, Reason: reason})
+			t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
+			if _, err := x.commit(ctx, t); err != nil {
+				return err
+			}
+			return nil
+		case GuardHold:
+			t := x.newTxn(p)
+			t.event(created)
+			t.event(Event{Type: EventHeld, At: spec.Start, Hop: 1, Reason: guardReason(d)})
+			r, err := x.commit(ctx, t)
+			if err != nil {
+				return err
+			}
+			if r == "" {
+				return nil
+			}
+			reason = r
+		}
+	}
 	if reason == "" {
 		// The first hop's holds go in the created commit; if the ledger
 		// refuses them (funds, a frozen account, a limit raced away) the
@@ -337,13 +406,13 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 			if reason = x.startHop(t, 1, 0, spec.Start, spec.AmountFen); reason != "" {
 				break
 			}
-			merged := merge && x.runOn(t, 1, spec.Start)
+			merged := merge && x.runOn(ctx, t, 1, spec.Start)
 			var err error
 			if reason, err = x.commit(ctx, t); err != nil {
-				return nil, err
+				return err
 			}
 			if reason == "" {
-				return p.snapshot(), nil
+				return nil
 			}
 			if !merged {
 				break
@@ -354,9 +423,9 @@ func (x *Executor) create(ctx context.Context, p *Payment, spec *Spec, findings 
 	t.event(created)
 	t.event(Event{Type: EventRejected, At: spec.Start, Reason: reason})
 	if _, err := x.commit(ctx, t); err != nil {
-		return nil, err
+		return err
 	}
-	return p.snapshot(), nil
+	return nil
 }
 
 // plan validates the request and returns the spec with its route; findings
@@ -401,8 +470,10 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	}
 	spec = &Spec{From: req.From, To: req.To, FromHolder: fromH, ToHolder: toH, AmountFen: req.AmountFen,
 		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r, routeJSON: routeJSON}
-	if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
-		spec.CreditShareBps = money.MulRatioFloor(10_000, a.CreditShareFen, a.BalanceFen)
+	if src, ok := x.eco.Product(req.From); ok && src.Kind == ecosystem.ProductCredit {
+		spec.CreditShareBps = money.BasisPointsPerUnit // drawn on a credit line: all credit
+	} else if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
+		spec.CreditShareBps = min(money.MulRatioFloor(money.BasisPointsPerUnit, a.CreditShareFen, a.BalanceFen), money.BasisPointsPerUnit)
 	}
 	if r == nil {
 		return spec, "no route moves this money", nil
@@ -420,8 +491,13 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 // one (nil if there is none).
 func (x *Executor) pick(q route.Query, req Request) (*route.Route, error) {
 	if len(req.Channels) > 0 {
-		r, err := route.Evaluate(x.eco, q, req.Channels, x.rules)
-		return r, requestErr(err)
+		// Check is Evaluate without the time statistics, which are
+		// memoised separately (timesOf): the same route, a fraction of the cost.
+		r, err := route.Check(x.eco, q, req.Channels, x.rules)
+		if err != nil {
+			return nil, requestErr(err)
+		}
+		return r, x.memo.timesOf(r, q.At)
 	}
 	res, err := route.Plan(x.eco, q, x.rules)
 	if err != nil {

@@ -42,6 +42,8 @@ func (p *Payment) apply(ev Event) {
 		p.feeBackFen += ev.FeeFen
 	case EventResumed:
 		p.State = StateRunning
+	case EventHeld:
+		p.State, p.Reason, p.cur = StateHeld, ev.Reason, ev.Hop
 	case EventCompleted:
 		p.State, p.Reason = StateCompleted, ev.Reason
 	case EventRefunded:

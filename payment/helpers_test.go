@@ -24,6 +24,7 @@ type world struct {
 	led   *ledger.Engine
 	clk   *clock.Virtual
 	x     *Executor
+	guard HopGuard // passed to the executor on every open
 }
 
 func bundled(t tb) *ecosystem.Ecosystem {
@@ -54,7 +55,7 @@ func (w *world) open(t tb, policy compliance.Policy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := New(ctx, Config{Ecosystem: w.eco, Rules: rules, Ledger: led, Clock: w.clk})
+	x, err := New(ctx, Config{Ecosystem: w.eco, Rules: rules, Ledger: led, Clock: w.clk, Guard: w.guard})
 	if err != nil {
 		t.Fatal(err)
 	}

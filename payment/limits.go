@@ -40,8 +40,23 @@ func limitScopes(eco *ecosystem.Ecosystem, ch *ecosystem.Channel, h *ecosystem.H
 type periods struct{ day, month, year string }
 
 func periodsAt(t time.Time, loc *time.Location) periods {
-	lt := t.In(loc)
-	return periods{lt.Format("20060102"), lt.Format("200601"), lt.Format("2006")}
+	y, m, d := t.In(loc).Date()
+	var b [8]byte // yyyymmdd, as Format("20060102") writes it for years 0…9999
+	pad := func(i, n, width int) {
+		for j := i + width - 1; j >= i; j-- {
+			b[j] = byte('0' + n%10)
+			n /= 10
+		}
+	}
+	if y < 0 || y > 9999 {
+		lt := t.In(loc)
+		return periods{lt.Format("20060102"), lt.Format("200601"), lt.Format("2006")}
+	}
+	pad(0, y, 4)
+	pad(4, int(m), 2)
+	pad(6, d, 2)
+	day := string(b[:])
+	return periods{day, day[:6], day[:4]}
 }
 
 // hopCounters returns the counter deltas a hop adds: amountFen to each

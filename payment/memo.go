@@ -2,9 +2,14 @@ package payment
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/route"
 )
 
@@ -17,12 +22,42 @@ const PlanSeed = 1
 const MaxMemoPlans = 4096
 
 // planMemo remembers route choices by their exact inputs: the query (with
-// the holder's usage of limited channels, quotas and capped balances) and
-// the pinned route. A hit returns what the planner returned for the same
-// inputs, so memoising changes no result, only its cost.
+// the holder's usage of limited channels, quotas and capped balances, and
+// the start's route.StartKey) and the pinned route. A hit returns what the
+// planner returned for the same inputs, so memoising changes no result,
+// only its cost.
 type planMemo struct {
-	mu sync.Mutex
-	m  map[string]memoEntry
+	eco   *ecosystem.Ecosystem
+	mu    sync.Mutex
+	m     map[string]memoEntry
+	times map[string]routeTimes // by channels and StartKey: see timesOf
+}
+
+// routeTimes are a route's time statistics.
+type routeTimes struct{ mean, p50, p95 float64 }
+
+// timesOf sets r's time statistics (route.Times for its start and the plan
+// seed), memoised by the route's channels and the start's StartKey, which
+// changes no result: route.Times depends on nothing else.
+func (pm *planMemo) timesOf(r *route.Route, at time.Time) error {
+	key := strings.Join(r.Channels(), ",") + "|" + route.StartKey(pm.eco, at)
+	pm.mu.Lock()
+	t, ok := pm.times[key]
+	pm.mu.Unlock()
+	if ok {
+		r.TimeMeanS, r.TimeP50S, r.TimeP95S = t.mean, t.p50, t.p95
+		return nil
+	}
+	if err := route.Times(pm.eco, at, PlanSeed, r); err != nil {
+		return err
+	}
+	pm.mu.Lock()
+	if pm.times == nil || len(pm.times) >= MaxMemoPlans {
+		pm.times = make(map[string]routeTimes)
+	}
+	pm.times[key] = routeTimes{r.TimeMeanS, r.TimeP50S, r.TimeP95S}
+	pm.mu.Unlock()
+	return nil
 }
 
 type memoEntry struct {
@@ -32,16 +67,14 @@ type memoEntry struct {
 }
 
 func (pm *planMemo) pick(q route.Query, req Request, pick func(route.Query, Request) (*route.Route, error)) (*route.Route, json.RawMessage, error) {
-	usage, err := json.Marshal(q.Usage) // maps marshal in key order
-	if err != nil {
-		r, err := pick(q, req)
-		return r, nil, err
-	}
 	var b strings.Builder
 	b.WriteString(q.From + "|" + q.To + "|" + q.FromHolder + "|" + q.ToHolder + "|" + string(q.Objective) + "|")
-	b.WriteString(q.At.UTC().Format("2006-01-02T15:04:05.999999999") + "|" + req.RouteID + "|" + strings.Join(req.Channels, ",") + "|")
-	b.Write(json.RawMessage(usage))
-	key := b.String() + "|" + itoa64(q.AmountFen)
+	// Starts with the same StartKey give the same routes (in the bundled
+	// world, with no clearing constraint, every start between two channel
+	// validity dates does), so the memo serves a clock that moves on.
+	b.WriteString(route.StartKey(pm.eco, q.At) + "|" + req.RouteID + "|" + strings.Join(req.Channels, ",") + "|")
+	writeUsage(&b, q.Usage)
+	key := b.String() + "|" + strconv.FormatInt(q.AmountFen, 10)
 	pm.mu.Lock()
 	e, ok := pm.m[key]
 	pm.mu.Unlock()
@@ -61,7 +94,24 @@ func (pm *planMemo) pick(q route.Query, req Request, pick func(route.Query, Requ
 	return e.r, e.js, e.err
 }
 
-func itoa64(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+// writeUsage writes u to b in key order: equal usages write equal text.
+func writeUsage(b *strings.Builder, u *route.Usage) {
+	if u == nil {
+		return
+	}
+	for _, m := range []map[string]route.Used{u.Channels, u.Products} {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			v := m[k]
+			b.WriteString(k)
+			for _, n := range []int64{v.FreeQuotaFen, v.DayFen, v.MonthFen, v.YearFen, v.LifetimeFen, v.DayCount} {
+				b.WriteByte(':')
+				b.WriteString(strconv.FormatInt(n, 10))
+			}
+			b.WriteByte(';')
+		}
+		b.WriteByte('|')
+	}
+	for _, k := range slices.Sorted(maps.Keys(u.Balances)) {
+		b.WriteString(k + "=" + strconv.FormatInt(u.Balances[k], 10) + ";")
+	}
 }

@@ -199,9 +199,13 @@ func TestProvenanceRecorded(t *testing.T) {
 			break
 		}
 	}
+	if p.Spec.CreditShareBps != 10_000 {
+		t.Errorf("a payment drawn on Huabei records credit share %d bps, want 10000", p.Spec.CreditShareBps)
+	}
 	if p.State != StateCompleted {
 		t.Skipf("the Huabei top-up is %s here (%s)", p.State, p.Reason)
 	}
+	checkPostedEvents(t, p)
 	a, _ := w.led.Account(HolderAccount("me", "alipay.balance"))
 	if a.CreditShareFen != 200_000 {
 		t.Fatalf("alipay.balance credit share %d, want 200000", a.CreditShareFen)
@@ -214,7 +218,33 @@ func TestProvenanceRecorded(t *testing.T) {
 	if q.Spec.CreditShareBps != want {
 		t.Errorf("recorded credit share %d bps, want %d", q.Spec.CreditShareBps, want)
 	}
+	checkPostedEvents(t, q)
 	w.checkBooks(t)
+}
+
+// checkPostedEvents: every hop_posted event carries its hop's amount (what
+// hop_started put in) and the payment's credit share.
+func checkPostedEvents(t *testing.T, p *Payment) {
+	t.Helper()
+	started := map[int]int64{}
+	posted := 0
+	for _, ev := range p.Events {
+		switch ev.Type {
+		case EventHopStarted:
+			started[ev.Hop] = ev.AmountFen
+		case EventHopPosted:
+			posted++
+			if ev.AmountFen == 0 || ev.AmountFen != started[ev.Hop] {
+				t.Errorf("%s hop %d posted %d fen; it started with %d", p.ID, ev.Hop, ev.AmountFen, started[ev.Hop])
+			}
+			if ev.CreditShareBps != p.Spec.CreditShareBps {
+				t.Errorf("%s hop %d posted credit share %d bps; the payment's is %d", p.ID, ev.Hop, ev.CreditShareBps, p.Spec.CreditShareBps)
+			}
+		}
+	}
+	if posted == 0 {
+		t.Errorf("%s: no hop_posted event", p.ID)
+	}
 }
 
 // TestFreeQuota: a channel's lifetime free fee quota is a ledger counter:
@@ -383,3 +413,72 @@ func TestHoldExpired(t *testing.T) {
 		w.noPending(t)
 	}
 }
+
+// TestReadOnly: a read-only executor sees every payment as the writer
+// left it, commits nothing, refuses every action, and does not seed a
+// ledger that holds no payments.
+func TestReadOnly(t *testing.T) {
+	w := newWorld(t, compliance.PolicyStrict)
+	ctx := context.Background()
+	if _, err := w.x.Pay(ctx, Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	stranded, err := w.x.Pay(ctx, fourHopReqStrand())
+	if err != nil || stranded.State != StateStranded {
+		t.Fatalf("stranded payment: %v, %v", err, stranded)
+	}
+	running, err := w.x.Create(ctx, Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000, Seed: 2})
+	if err != nil || running.State != StateRunning {
+		t.Fatalf("running payment: %v, %v", err, running)
+	}
+	rules, _ := compliance.NewChecker(w.eco.Rules, compliance.PolicyStrict)
+	seq := w.led.CommitSeq()
+	ro, err := New(ctx, Config{Ecosystem: w.eco, Rules: rules, Ledger: w.led, Clock: w.clk, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(ro.List()), len(w.x.List()); got != want {
+		t.Fatalf("read-only lists %d payments, the writer %d", got, want)
+	}
+	for _, p := range w.x.List() {
+		q, err := ro.Get(p.ID)
+		if err != nil || q.State != p.State || len(q.Events) != len(p.Events) {
+			t.Errorf("%s read-only: %v, %+v; writer: %s with %d events", p.ID, err, q, p.State, len(p.Events))
+		}
+	}
+	for name, err := range map[string]error{
+		"Pay":     second(ro.Pay(ctx, Request{From: "alipay.balance", To: "wechat.change", AmountFen: 1})),
+		"Create":  second(ro.Create(ctx, Request{From: "alipay.balance", To: "wechat.change", AmountFen: 1})),
+		"Run":     second(ro.Run(ctx, running.ID)),
+		"Resume":  second(ro.Resume(ctx, stranded.ID)),
+		"Refund":  second(ro.Refund(ctx, stranded.ID)),
+		"Recover": second(ro.Recover(ctx)),
+	} {
+		if !errors.Is(err, ErrReadOnly) {
+			t.Errorf("read-only %s: %v, want ErrReadOnly", name, err)
+		}
+	}
+	if got := w.led.CommitSeq(); got != seq {
+		t.Errorf("read-only executor committed: seq %d → %d", seq, got)
+	}
+	empty := &world{eco: w.eco, store: ledger.NewMemStore(), clk: w.clk}
+	led, err := ledger.Open(ctx, empty.store, empty.clk, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	if _, err := New(ctx, Config{Ecosystem: w.eco, Ledger: led, Clock: w.clk, ReadOnly: true}); !errors.Is(err, ErrNotSeeded) {
+		t.Errorf("read-only on an empty ledger: %v, want ErrNotSeeded", err)
+	}
+	if led.CommitSeq() != 0 {
+		t.Errorf("read-only open seeded the empty ledger (seq %d)", led.CommitSeq())
+	}
+}
+
+func fourHopReqStrand() Request {
+	r := fourHopReq(OnFailureStrand)
+	r.FailHop = 3
+	return r
+}
+
+func second[T any](_ T, err error) error { return err }

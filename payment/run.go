@@ -49,7 +49,12 @@ func (x *Executor) startHop(t *txn, k, attempt int, at time.Time, amountFen int6
 		return fmt.Sprintf("the fee of channel %s would take the whole %d fen", ch.ID, amountFen)
 	}
 	_, uLat := draws(p.Spec.Seed, k, attempt)
-	due := route.Arrive(x.eco, x.loc, ch, at, route.HopLatency(ch).Quantile(uLat))
+	var due time.Time
+	if secs := route.HopLatency(ch).Quantile(uLat); x.clearingFree {
+		due = at.Add(time.Duration(secs * float64(time.Second))) // what Arrive gives without constraints
+	} else {
+		due = route.Arrive(x.eco, x.loc, ch, at, secs)
+	}
 	down := x.downOf(ch)
 	if down != "" {
 		due = at
@@ -79,6 +84,9 @@ func (x *Executor) Run(ctx context.Context, id string) (*Payment, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.p
+	if x.ro && p.State == StateRunning {
+		return p.snapshot(), ErrReadOnly
+	}
 	for p.State == StateRunning {
 		if err := x.clk.WaitUntil(ctx, p.Due()); err != nil {
 			return p.snapshot(), err
@@ -93,6 +101,9 @@ func (x *Executor) Run(ctx context.Context, id string) (*Payment, error) {
 // Recover runs every payment left running (after a restart) to a terminal
 // state, concurrently, and returns them in creation order.
 func (x *Executor) Recover(ctx context.Context) ([]*Payment, error) {
+	if x.ro {
+		return nil, ErrReadOnly
+	}
 	var ids []string
 	for _, p := range x.List() {
 		if p.State == StateRunning {
@@ -152,10 +163,12 @@ func (x *Executor) settle(ctx context.Context, p *Payment) error {
 		x.postHop(t, k, at)
 		if k == n {
 			t.event(Event{Type: EventCompleted, At: at})
+		} else if d := x.askGuard(ctx, p, k+1, 0, at, h.amountFen-h.feeFen); d.Action != GuardAllow {
+			return x.postThenGuard(ctx, p, k, at, d)
 		} else if reason := x.startHop(t, k+1, 0, at, h.amountFen-h.feeFen); reason != "" {
-			return x.postThenFail(ctx, p, k, at, reason)
+			return x.postThenFail(ctx, p, k, at, "could not start: "+reason, reason)
 		}
-		merged := merge && k < n && x.runOn(t, k+1, at)
+		merged := merge && k < n && x.runOn(ctx, t, k+1, at)
 		reason, err := x.commit(ctx, t)
 		if err != nil || reason == "" {
 			return err
@@ -166,7 +179,7 @@ func (x *Executor) settle(ctx context.Context, p *Payment) error {
 		if strings.Contains(reason, ledger.ResultPendingExpired.String()) {
 			return x.failHop(ctx, p, k, at, "the hold expired", false)
 		}
-		return x.postThenFail(ctx, p, k, at, reason)
+		return x.postThenFail(ctx, p, k, at, "could not start: "+reason, reason)
 	}
 	return nil
 }
@@ -177,12 +190,17 @@ func (x *Executor) settle(ctx context.Context, p *Payment) error {
 // The events are those the hop-by-hop path writes, in the same order with
 // the same transfer ids, only in fewer commits. It reports whether it
 // added anything.
-func (x *Executor) runOn(t *txn, j int, at time.Time) bool {
+// A hop the guard does not allow stops it before hop j is posted: the
+// hop-by-hop path posts j and holds or refuses the next hop.
+func (x *Executor) runOn(ctx context.Context, t *txn, j int, at time.Time) bool {
 	n := len(t.p.Spec.Route.Hops)
 	added := false
 	for {
 		ev := t.events[len(t.events)-1] // hop j's hop_started
 		if ev.Due == nil || ev.Due.After(at) || x.failsWhenDue(t.p, j, ev.Attempt, ev.Down) != "" {
+			return added
+		}
+		if j < n && x.askGuard(ctx, t.p, j+1, 0, at, ev.AmountFen-ev.FeeFen).Action != GuardAllow {
 			return added
 		}
 		nt, nc, ne, next := len(t.b.Transfers), len(t.b.Counters), len(t.events), t.next
@@ -201,12 +219,28 @@ func (x *Executor) runOn(t *txn, j int, at time.Time) bool {
 	}
 }
 
-// postThenFail posts hop k and records that hop k+1 could not start.
-func (x *Executor) postThenFail(ctx context.Context, p *Payment, k int, at time.Time, reason string) error {
+// postThenGuard posts hop k and holds the payment before hop k+1, or
+// fails hop k+1 before it holds anything, as the guard decided.
+func (x *Executor) postThenGuard(ctx context.Context, p *Payment, k int, at time.Time, d GuardDecision) error {
+	reason := guardReason(d)
+	if d.Action == GuardHold {
+		t := x.newTxn(p)
+		x.postHop(t, k, at)
+		t.event(Event{Type: EventHeld, At: at, Hop: k + 1, Reason: reason})
+		if r, err := x.commit(ctx, t); err != nil || r == "" {
+			return err
+		}
+	}
+	return x.postThenFail(ctx, p, k, at, reason, reason)
+}
+
+// postThenFail posts hop k and records that hop k+1 failed before it
+// started (failed is the hop_failed reason), compensating for reason.
+func (x *Executor) postThenFail(ctx context.Context, p *Payment, k int, at time.Time, failed, reason string) error {
 	for _, comp := range []string{p.Spec.OnFailure, OnFailureStrand} {
 		t := x.newTxn(p)
 		x.postHop(t, k, at)
-		t.event(Event{Type: EventHopFailed, At: at, Hop: k + 1, Reason: "could not start: " + reason})
+		t.event(Event{Type: EventHopFailed, At: at, Hop: k + 1, Reason: failed})
 		x.compensate(t, k+1, at, comp, reason)
 		if r, err := x.commit(ctx, t); err != nil || r == "" {
 			return err
@@ -258,7 +292,7 @@ func (x *Executor) postHop(t *txn, k int, at time.Time) {
 func (x *Executor) postStarted(t *txn, k int, at time.Time, amountFen, feeFen int64, pending []ledger.TransferID) {
 	hop := t.p.Spec.Route.Hops[k-1]
 	ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
-	ev := Event{Type: EventHopPosted, At: at, Hop: k}
+	ev := Event{Type: EventHopPosted, At: at, Hop: k, AmountFen: amountFen, CreditShareBps: t.p.Spec.CreditShareBps}
 	for i, l := range hopLegs(ends, amountFen, feeFen) {
 		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferPostPending, PendingID: pending[i], AmountFen: l.amountFen}))
 	}

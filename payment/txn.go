@@ -18,7 +18,10 @@ type txn struct {
 }
 
 func (x *Executor) newTxn(p *Payment) *txn {
-	return &txn{p: p, cur: x.eco.Currency, next: p.nextTransfer, b: ledger.Batch{AllOrNone: true}}
+	// Room for one hop's posts or holds (four to six rows) and two events,
+	// what most commits carry, so that they do not grow their slices.
+	return &txn{p: p, cur: x.eco.Currency, next: p.nextTransfer, events: make([]Event, 0, 2),
+		b: ledger.Batch{AllOrNone: true, Transfers: make([]ledger.Transfer, 0, 6)}}
 }
 
 // transfer adds tr with the payment's next transfer id and the ledger's
@@ -48,12 +51,21 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 	if t.next >= MaxTransfersPerPayment {
 		return "", fmt.Errorf("payment %s: more than %d transfers", t.p.ID, MaxTransfersPerPayment)
 	}
-	for _, ev := range t.events {
-		data, err := appendEvent(nil, &ev)
-		if err != nil {
+	// All events are encoded into one buffer; each record holds its part.
+	var buf []byte
+	ends := make([]int, len(t.events))
+	for i := range t.events {
+		var err error
+		if buf, err = appendEvent(buf, &t.events[i]); err != nil {
 			return "", fmt.Errorf("payment %s: encode event: %w", t.p.ID, err)
 		}
-		t.b.Records = append(t.b.Records, ledger.Record{Kind: RecordKind, Key: t.p.ID, Data: data})
+		ends[i] = len(buf)
+	}
+	t.b.Records = make([]ledger.Record, 0, len(t.events))
+	start := 0
+	for _, end := range ends {
+		t.b.Records = append(t.b.Records, ledger.Record{Kind: RecordKind, Key: t.p.ID, Data: buf[start:end:end]})
+		start = end
 	}
 	res, err := x.led.Submit(ctx, &t.b)
 	if err != nil {

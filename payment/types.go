@@ -18,10 +18,12 @@ import (
 	"github.com/paybridge/paybridge/route"
 )
 
-// States of a payment. Running is the only non-terminal one; a stranded
+// States of a payment. Running and held are the non-terminal ones (held:
+// a HopGuard paused it before a hop until Resume or Refund); a stranded
 // payment stays stranded until Resume or Refund acts on it.
 const (
 	StateRunning   = "running"
+	StateHeld      = "held"
 	StateCompleted = "completed"
 	StateRefunded  = "refunded"
 	StateStranded  = "stranded"
@@ -36,6 +38,7 @@ const (
 	EventHopFailed  = "hop_failed"
 	EventReversal   = "reversal"
 	EventResumed    = "resumed"
+	EventHeld       = "held" // a HopGuard paused the payment before a hop
 	EventCompleted  = "completed"
 	EventRefunded   = "refunded"
 	EventStranded   = "stranded"
@@ -104,32 +107,22 @@ type Spec struct {
 	OnFailure  string    `json:"on_failure"`
 	FailHop    int       `json:"fail_hop,omitempty"`
 	Start      time.Time `json:"start"`
-	// CreditShareBps is the credit-derived share of the source account's
-	// balance when the payment was created (the ledger's provenance), in
-	// basis points: what the money moving carries, pro rata.
+	// CreditShareBps is the credit-derived share of the money the payment
+	// moves, in basis points (0..10000): 10000 when the source product is a
+	// credit line (Huabei: every fen drawn is credit), else the source
+	// account's provenance when the payment was created (the ledger's
+	// credit-derived share of its balance); the money carries it pro rata.
 	CreditShareBps int64        `json:"credit_share_bps,omitempty"`
 	Route          *route.Route `json:"route,omitempty"`
 	// routeJSON is Route encoded once (memoised routes are shared).
 	routeJSON json.RawMessage
 }
 
-// MarshalJSON encodes the spec, splicing in the route's encoding when it
-// is already known (memoised routes are shared and encoded once).
-func (s Spec) MarshalJSON() ([]byte, error) {
-	type plain Spec
-	rj := s.routeJSON
-	if rj == nil {
-		return json.Marshal(plain(s))
-	}
-	s.Route = nil
-	b, err := json.Marshal(plain(s))
-	if err != nil {
-		return nil, err
-	}
-	b = append(b[:len(b)-1], `,"route":`...)
-	b = append(b, rj...)
-	return append(b, '}'), nil
-}
+// MarshalJSON encodes the spec as encoding/json would, without
+// reflection (a spec is written with every payment), splicing in the
+// route's encoding when it is already known (memoised routes are shared
+// and encoded once).
+func (s Spec) MarshalJSON() ([]byte, error) { return appendSpec(nil, &s) }
 
 // Event is one entry of a payment's timeline and of the outbox. It is
 // committed in the same ledger commit as the transfers it names.
@@ -143,9 +136,13 @@ type Event struct {
 	TransferIDs []ledger.TransferID `json:"transfer_ids"`
 	Reason      string              `json:"reason,omitempty"`
 	Attempt     int                 `json:"attempt,omitempty"`
-	// AmountFen is what enters the hop (hop_started), or what a reversal
-	// brought back to the origin (reversal).
+	// AmountFen is what enters the hop (hop_started, hop_posted), or what
+	// a reversal brought back to the origin (reversal).
 	AmountFen int64 `json:"amount_fen,omitempty"`
+	// CreditShareBps is the credit-derived share of the money the hop
+	// moved (hop_posted), 0..10000: the spec's CreditShareBps, since fees
+	// take from credit-derived and other money pro rata.
+	CreditShareBps int64 `json:"credit_share_bps,omitempty"`
 	// FeeFen is the hop's fee (hop_started) or the fees refunded (reversal).
 	FeeFen int64 `json:"fee_fen,omitempty"`
 	// Due is when a started hop settles or fails.
@@ -182,6 +179,8 @@ type Payment struct {
 	nextTransfer uint64
 	refundedFen  int64 // returned to the origin by reversals
 	feeBackFen   int64 // fees refunded by reversals
+	// asked holds the guard's decisions by (hop, attempt) in this process.
+	asked map[[2]int]GuardDecision
 }
 
 // DeliveredFen is what reached the destination: the last hop's amount
@@ -208,8 +207,9 @@ func (p *Payment) FeeFen() int64 {
 // RefundedFen is what reversals brought back to the origin.
 func (p *Payment) RefundedFen() int64 { return p.refundedFen }
 
-// Terminal reports whether the payment is in a terminal state.
-func (p *Payment) Terminal() bool { return p.State != StateRunning }
+// Terminal reports whether the payment is in a terminal state (not
+// running and not held).
+func (p *Payment) Terminal() bool { return p.State != StateRunning && p.State != StateHeld }
 
 // Hops returns the number of hops of the payment's route (0 if rejected before one was chosen).
 func (p *Payment) Hops() int {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"net/url"
 	"strings"
 	"time"
 
@@ -41,6 +43,11 @@ CREATE TABLE IF NOT EXISTS risk_alerts (
   detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS risk_alerts_case ON risk_alerts(case_id);
+CREATE INDEX IF NOT EXISTS risk_alerts_event ON risk_alerts(event_id, rule, holder);
+CREATE TABLE IF NOT EXISTS risk_cursors (
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL
+);
 `
 
 // SQLiteStore is a CaseStore in a SQLite file.
@@ -48,7 +55,9 @@ type SQLiteStore struct{ db *sql.DB }
 
 // OpenSQLite opens (creating if needed) the case database at path.
 func OpenSQLite(path string) (*SQLiteStore, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(5000)")
+	// A file: URI with the path escaped, so names with '%', '?' or '#' work.
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "_pragma=busy_timeout(5000)"}
+	db, err := sql.Open("sqlite3", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("opening case database %s: %w", path, err)
 	}
@@ -65,7 +74,9 @@ func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 const timeFmt = time.RFC3339Nano
 
-// AddAlert implements CaseStore.
+// AddAlert implements CaseStore. Filing an alert whose (event, rule,
+// holder) is already stored files nothing and returns the case it is in, so
+// a feed that delivers an event twice (at-least-once) opens no second alert.
 func (s *SQLiteStore) AddAlert(ctx context.Context, a Alert) (int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -73,6 +84,13 @@ func (s *SQLiteStore) AddAlert(ctx context.Context, a Alert) (int64, error) {
 	}
 	defer tx.Rollback()
 	var id int64
+	err = tx.QueryRowContext(ctx, `SELECT case_id FROM risk_alerts WHERE event_id=? AND rule=? AND holder=? LIMIT 1`, a.EventID, a.RuleID, a.Holder).Scan(&id)
+	switch {
+	case err == nil:
+		return id, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("adding alert: %w", err)
+	}
 	at := a.Time.UTC().Format(timeFmt)
 	err = tx.QueryRowContext(ctx, `SELECT id FROM risk_cases WHERE holder=? AND family=? AND state IN ('open','reviewing') ORDER BY id DESC LIMIT 1`, a.Holder, a.Family).Scan(&id)
 	switch {
@@ -186,4 +204,39 @@ func (s *SQLiteStore) Resolve(ctx context.Context, id int64, state CaseState, re
 		return fmt.Errorf("case %d: %w", id, err)
 	}
 	return tx.Commit()
+}
+
+// MaxCursorNameLen caps a cursor name.
+const MaxCursorNameLen = 4096
+
+// Cursor returns the position stored under name (0 when none is stored).
+// Feeds that read another store (a payments outbox) keep how far they have
+// handled it here, beside the alerts they filed.
+func (s *SQLiteStore) Cursor(ctx context.Context, name string) (uint64, error) {
+	var seq int64
+	err := s.db.QueryRowContext(ctx, `SELECT seq FROM risk_cursors WHERE name=?`, name).Scan(&seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("cursor %q: %w", name, err)
+	}
+	return uint64(seq), nil
+}
+
+// SetCursor durably moves the cursor name forward to seq; an older seq
+// leaves it where it is. Errors: name empty or longer than
+// MaxCursorNameLen, seq beyond int64, the database's.
+func (s *SQLiteStore) SetCursor(ctx context.Context, name string, seq uint64) error {
+	if name == "" || len(name) > MaxCursorNameLen {
+		return fmt.Errorf("cursor name: must be 1..%d bytes, got %d", MaxCursorNameLen, len(name))
+	}
+	if seq > math.MaxInt64 {
+		return fmt.Errorf("cursor %q: seq %d out of range", name, seq)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO risk_cursors(name,seq) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET seq=MAX(seq,excluded.seq)`, name, int64(seq))
+	if err != nil {
+		return fmt.Errorf("cursor %q: %w", name, err)
+	}
+	return nil
 }

@@ -332,8 +332,12 @@ func TestSQLiteCases(t *testing.T) {
 	if err := st.Resolve(ctx, id1, CaseOpen, "again", t0); err == nil {
 		t.Fatal("confirmed case reopened")
 	}
+	if id, _ := st.AddAlert(ctx, a); id != id1 {
+		t.Fatalf("a redelivered alert of the confirmed case filed into case %d", id)
+	}
+	a.EventID = "e3"
 	if id3, _ := st.AddAlert(ctx, a); id3 == id1 {
-		t.Fatal("alert filed into a confirmed case")
+		t.Fatal("new alert filed into a confirmed case")
 	}
 	if _, _, err := st.Case(ctx, 999); err == nil {
 		t.Fatal("missing case found")

@@ -49,8 +49,11 @@ posted back to the origin (fees back only where the channel refunds them);
 --on-failure strand leaves the money visibly at the last account it reached,
 for 'paybridge payments resume' or 'payments refund'. Every payment ends
 completed, refunded, stranded or rejected (refused by a rule, a limit, or
-missing funds, with nothing moved). Exit status: 0 completed, 1 any other
-terminal state, 2 bad usage.
+missing funds, with nothing moved). Where a risk guard is wired in, it is
+asked before each hop holds money: it may refuse the hop (compensated like a
+failure; rejected at hop 1) or hold the payment (state held, nothing pending,
+until 'payments resume' or 'payments refund'). Exit status: 0 completed, 1
+any other state, 2 bad usage.
 
 The ledger is the SQLite file --db (paybridge.db here by default). On first
 use it is seeded: every account of every holder, and each person's
@@ -154,7 +157,7 @@ func runPay(cmd *cobra.Command, f payFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	w, err := openWorld(ctx, cmd, f.world, policy, spec, false, req.At)
+	w, err := openWorld(ctx, cmd, f.world, policy, spec, false, false, req.At)
 	if err != nil {
 		return err
 	}

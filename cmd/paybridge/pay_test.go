@@ -246,3 +246,101 @@ func TestPayKilledMidHop(t *testing.T) {
 		t.Errorf("ledger verify after kill and recover: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestBenchPayments runs the real bench payments on a small load: both
+// stores run every payment to a terminal state with balanced books, the
+// database it leaves verifies, and bad flags are usage errors.
+func TestBenchPayments(t *testing.T) {
+	bin := buildPaybridge(t)
+	for _, hops := range []string{"1", "4"} {
+		db := filepath.Join(t.TempDir(), "bench.db")
+		r := runPaybridge(t, bin, "bench", "payments", "--n", "300", "--baseline-n", "100", "--hops", hops, "--concurrency", "16", "--db", db, "--json")
+		if r.code != 0 {
+			t.Fatalf("bench payments --hops %s: exit %d\n%s", hops, r.code, r.stderr)
+		}
+		var res struct {
+			Hops   int `json:"hops"`
+			SQLite struct {
+				Payments     int            `json:"payments"`
+				PaymentsPerS float64        `json:"payments_per_s"`
+				States       map[string]int `json:"states"`
+				BooksClean   bool           `json:"books_clean"`
+				CPUMicros    float64        `json:"cpu_us_per_payment"`
+			} `json:"sqlite"`
+			Baseline *struct {
+				Payments   int            `json:"payments"`
+				States     map[string]int `json:"states"`
+				BooksClean bool           `json:"books_clean"`
+			} `json:"baseline"`
+			Ratio float64 `json:"ratio"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatalf("bench payments --json: %v\n%s", err, r.stdout)
+		}
+		sum := 0
+		for state, n := range res.SQLite.States {
+			if state != "completed" && state != "refunded" {
+				t.Errorf("--hops %s: %d payments ended %s", hops, n, state)
+			}
+			sum += n
+		}
+		if sum != 300 || res.SQLite.Payments != 300 || !res.SQLite.BooksClean || res.SQLite.PaymentsPerS <= 0 || res.SQLite.CPUMicros <= 0 {
+			t.Errorf("--hops %s: sqlite run %+v", hops, res.SQLite)
+		}
+		if res.Baseline == nil || res.Baseline.Payments != 100 || !res.Baseline.BooksClean || res.Ratio <= 0 {
+			t.Errorf("--hops %s: baseline %+v, ratio %v", hops, res.Baseline, res.Ratio)
+		}
+		if v := runPaybridge(t, bin, "ledger", "verify", "--db", db); v.code != 0 {
+			t.Errorf("ledger verify after bench payments --hops %s: exit %d\n%s%s", hops, v.code, v.stdout, v.stderr)
+		}
+		if again := runPaybridge(t, bin, "bench", "payments", "--n", "1", "--db", db); again.code != 2 || !strings.Contains(again.stderr, "already exists") {
+			t.Errorf("bench payments on an existing --db: exit %d, %s", again.code, again.stderr)
+		}
+	}
+	for _, args := range [][]string{{"--hops", "3"}, {"--n", "0"}, {"--concurrency", "0"}, {"--concurrency", "5000"}} {
+		r := runPaybridge(t, bin, append([]string{"bench", "payments"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, args[0]) {
+			t.Errorf("bench payments %v: exit %d, stderr %q; want a usage error naming %s", args, r.code, r.stderr, args[0])
+		}
+	}
+}
+
+// TestPaymentsReadOnly: list, show, events and books never write: on a
+// ledger file that no payment was made with they say so (exit 2) and leave
+// the file as it was, and on a payments ledger they change nothing.
+func TestPaymentsReadOnly(t *testing.T) {
+	bin := buildPaybridge(t)
+	db := filepath.Join(t.TempDir(), "p.db")
+	if r := runPaybridge(t, bin, "pay", "--from", "alipay.balance", "--to", "wechat.change", "--amount", "100", "--db", db); r.code != 0 {
+		t.Fatalf("pay: exit %d\n%s", r.code, r.stderr)
+	}
+	commits := func(db string) string {
+		r := runPaybridge(t, bin, "ledger", "verify", "--db", db)
+		return strings.SplitN(r.stdout, "\n", 2)[0] // "ledger FILE: N commits, …"
+	}
+	before := commits(db)
+	for _, args := range [][]string{{"list"}, {"show", "p000001"}, {"events"}, {"books"}} {
+		if r := runPaybridge(t, bin, append(append([]string{"payments"}, args...), "--db", db)...); r.code != 0 {
+			t.Errorf("payments %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+	if after := commits(db); after != before {
+		t.Errorf("read commands committed: %q → %q", before, after)
+	}
+	// A ledger no payment was made with (bench ledger's): refused clearly,
+	// not seeded with payment accounts.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if r := runPaybridge(t, bin, "bench", "ledger", "--accounts", "2", "--transfers", "10", "--batch", "1", "--baseline-transfers", "0", "--db", other); r.code != 0 {
+		t.Fatalf("bench ledger: exit %d\n%s", r.code, r.stderr)
+	}
+	before = commits(other)
+	for _, args := range [][]string{{"list"}, {"show", "p000001"}, {"events"}, {"books"}} {
+		r := runPaybridge(t, bin, append(append([]string{"payments"}, args...), "--db", other)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "no payment was ever made") {
+			t.Errorf("payments %v on a ledger without payments: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if after := commits(other); after != before {
+		t.Errorf("read commands seeded a ledger without payments: %q → %q", before, after)
+	}
+}

@@ -30,6 +30,9 @@ var virtualEpoch = time.Date(2023, 5, 5, 10, 0, 0, 0, time.FixedZone("CST", 8*36
 // worldFlags are the flags every payment command shares.
 type worldFlags struct {
 	db, ecosystem, fund string
+	// wrapClock, if set, wraps the clock the executor runs on (serve runs
+	// it on a clock that never blocks). Not a flag.
+	wrapClock func(clock.Clock) clock.Clock
 }
 
 func (w *worldFlags) register(fl *pflag.FlagSet) {
@@ -54,7 +57,12 @@ func (w *world) close() {
 // openWorld opens (or, unless mustExist, creates and seeds) the ledger and
 // the executor on a clock of spec. A virtual clock starts at at, or after
 // the ledger's last event, or at virtualEpoch.
-func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy compliance.Policy, spec clock.Spec, mustExist bool, at time.Time) (*world, error) {
+//
+// readOnly opens the executor read-only (payment.Config.ReadOnly): it
+// never writes to the ledger, so listing a ledger never seeds it. The
+// SQLite store itself has no read-only open yet, so the file is still
+// opened by a writer connection (which takes no lock until it commits).
+func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy compliance.Policy, spec clock.Spec, mustExist, readOnly bool, at time.Time) (*world, error) {
 	fund, err := money.ParseYuan(f.fund)
 	if err != nil {
 		return nil, usageErrorf("--fund: %v", err)
@@ -93,17 +101,23 @@ func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy com
 	default:
 		clk = clock.Real{}
 	}
+	if f.wrapClock != nil {
+		clk = f.wrapClock(clk)
+	}
 	led, err := ledger.Open(ctx, s, clk, ledger.Options{})
 	if err != nil {
 		s.Close()
 		return nil, usageErrorf("--db %s: %v", f.db, err)
 	}
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund})
+	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund, ReadOnly: readOnly})
 	if err != nil {
 		led.Close()
 		s.Close()
-		if errors.Is(err, payment.ErrOtherEcosystem) {
+		switch {
+		case errors.Is(err, payment.ErrOtherEcosystem):
 			return nil, usageErrorf("--ecosystem: %v (--db %s)", err, f.db)
+		case errors.Is(err, payment.ErrNotSeeded):
+			return nil, usageErrorf("--db %s: no payment was ever made with this ledger (paybridge pay makes them)", f.db)
 		}
 		return nil, err
 	}
@@ -194,7 +208,8 @@ func viewPayment(p *payment.Payment) paymentView {
 }
 
 // printPayment prints a payment's summary and timeline, and returns a
-// failure (exit 1) unless it completed or is still running.
+// failure (exit 1) unless it completed or is still running (a held payment
+// is a failure: it waits for payments resume or refund).
 func printPayment(w io.Writer, p *payment.Payment, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -270,21 +285,22 @@ func init() {
 		Short: "List, show, resume, refund and recover payments in a ledger",
 		Long: `payments reads back what 'paybridge pay' recorded in the ledger database
 (every payment's events are committed with its money) and acts on payments:
-resume or refund a stranded one, recover the ones a killed process left
-running, and read the event outbox in commit order.`,
+resume or refund a stranded one or one the risk guard held, recover the ones
+a killed process left running, and read the event outbox in commit order.`,
 	}
 	cmd.AddCommand(newPaymentsListCmd(), newPaymentsShowCmd(), newPaymentsActCmd("resume"), newPaymentsActCmd("refund"),
 		newPaymentsRecoverCmd(), newPaymentsEventsCmd(), newPaymentsBooksCmd())
 	root.AddCommand(cmd)
 }
 
-// openExisting opens an existing ledger on a virtual clock for reading.
-func openExisting(cmd *cobra.Command, f worldFlags, spec clock.Spec) (*world, error) {
+// openExisting opens an existing ledger on a clock of spec, read-only
+// (list, show, events, books) or to act on payments.
+func openExisting(cmd *cobra.Command, f worldFlags, spec clock.Spec, readOnly bool) (*world, error) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, time.Time{})
+	return openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, readOnly, time.Time{})
 }
 
 // paymentSummary is one row of payments list.
@@ -310,7 +326,7 @@ func newPaymentsListCmd() *cobra.Command {
 		Example: "  paybridge payments list\n  paybridge payments list --db /tmp/p.db --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}
@@ -347,7 +363,7 @@ func newPaymentsShowCmd() *cobra.Command {
 		Example: "  paybridge payments show p000001\n  paybridge payments show p000001 --json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}
@@ -377,13 +393,16 @@ func newPaymentsActCmd(action string) *cobra.Command {
 	var asJSON bool
 	var clockFlag string
 	short := map[string]string{
-		"resume": "Retry the failed hop of a stranded payment and run it on",
-		"refund": "Return a stranded payment's money to its origin",
+		"resume": "Retry the failed hop of a stranded payment, or continue a held one, and run it on",
+		"refund": "Return a stranded or held payment's money to its origin",
 	}[action]
 	cmd := &cobra.Command{
-		Use:     action + " ID",
-		Short:   short,
-		Long:    short + ". Only a stranded payment can be " + map[string]string{"resume": "resumed: the hop gets a new attempt with its own draws.", "refund": "refunded: the posted hops are reversed (fees back where the channel refunds them)."}[action],
+		Use:   action + " ID",
+		Short: short,
+		Long: short + ". Only a stranded or held payment can be " + map[string]string{
+			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (the risk guard, if one is wired, is asked again). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
+			"refund": "refunded: the posted hops are reversed (fees back where the channel refunds them); a payment held before its first hop had moved nothing.",
+		}[action],
 		Example: "  paybridge payments " + action + " p000002",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -391,7 +410,7 @@ func newPaymentsActCmd(action string) *cobra.Command {
 			if err != nil {
 				return usageErrorf("--clock: %v", err)
 			}
-			w, err := openExisting(cmd, f, spec)
+			w, err := openExisting(cmd, f, spec, false)
 			if err != nil {
 				return err
 			}
@@ -404,7 +423,7 @@ func newPaymentsActCmd(action string) *cobra.Command {
 			switch {
 			case errors.Is(err, payment.ErrNotFound):
 				return usageErrorf("payment %q: not in %s", args[0], f.db)
-			case errors.Is(err, payment.ErrState):
+			case errors.Is(err, payment.ErrState), errors.Is(err, payment.ErrGuardRefused):
 				return usageErrorf("payment %s: %v", args[0], err)
 			case err != nil:
 				return err
@@ -441,7 +460,7 @@ With --clock scaled:N the simulated clock resumes at the last recorded event.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			w, err := openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, time.Time{})
+			w, err := openWorld(ctx, cmd, f, compliance.PolicyStrict, spec, true, false, time.Time{})
 			if err != nil {
 				return err
 			}
@@ -488,7 +507,7 @@ page, handles it and continues from the last seq it printed.`,
 			if limit < 1 || limit > ledger.MaxHistoryPage {
 				return usageErrorf("--limit %d: must be between 1 and %d", limit, ledger.MaxHistoryPage)
 			}
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}
@@ -533,7 +552,7 @@ is the negation of the house's record of it. Exit status 1 on a violation.
 		Example: "  paybridge payments books --db paybridge.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"})
+			w, err := openExisting(cmd, f, clock.Spec{Kind: "virtual"}, true)
 			if err != nil {
 				return err
 			}

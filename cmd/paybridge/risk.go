@@ -35,7 +35,7 @@ of risk events, see docs/risk.md). The bundled rule file is used unless
 }
 
 func init() {
-	riskCmd.AddCommand(riskEvalCmd(), riskScanCmd(), riskCasesCmd(), riskCaseCmd(), riskResolveCmd(), riskRulesCmd())
+	riskCmd.AddCommand(riskEvalCmd(), riskScanCmd(), riskCasesCmd(), riskCaseCmd(), riskResolveCmd(), riskRulesCmd(), riskWatchCmd())
 	root.AddCommand(riskCmd)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paybridge/paybridge/clock"
 	"github.com/paybridge/paybridge/compliance"
 	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/money"
@@ -42,6 +43,13 @@ the time mean/p50/p95 (hop distributions combined; with --at, clearing windows
 make hops wait), the success probability, the number of app switches, and the
 compliance verdict: allowed, warned or refused, with each rule's id, citation
 and a one-sentence explanation.
+
+Without --at the plan is for now (this computer's clock): a channel whose
+valid_from is later or whose valid_until has passed — a fee or limit no
+longer, or not yet, in force — is left out, and a note on stderr names it.
+Clearing windows apply only with an explicit --at, so an undated plan's times
+do not depend on the hour you ask. With --at, the channels in force at that
+time are used and hops wait for clearing windows.
 
 A route is kept unless another is at least as good on fee, mean time, failure
 probability, app switches and preconditions (such as applying for a service)
@@ -77,7 +85,7 @@ to the same holder unless --to-holder names another (e.g. "friend").`,
 	fl.StringVar(&f.toHolder, "to-holder", "", "holder who should receive it (default: the same holder)")
 	fl.StringVar(&f.objective, "objective", "balanced", "ranking: cost, time, reliability, effort or balanced")
 	fl.StringVar(&f.policy, "policy", "strict", "strict refuses cash-out; advisory only warns about it")
-	fl.StringVar(&f.at, "at", "", "start time, RFC 3339 (e.g. 2023-05-05T18:30:00+08:00); clearing windows apply")
+	fl.StringVar(&f.at, "at", "", "start time, RFC 3339 (e.g. 2023-05-05T18:30:00+08:00); clearing windows apply (default: now, for which channels are in force only)")
 	fl.IntVar(&f.maxHops, "max-hops", route.DefaultMaxHops, fmt.Sprintf("longest route in hops, 1 to %d", route.MaxHopsCap))
 	fl.StringVar(&f.ecosystem, "ecosystem", "", "bundled world name or ecosystem file (default cn-2023)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the time-quantile samples (same seed, same output)")
@@ -95,6 +103,7 @@ func runRoute(cmd *cobra.Command, f routeFlags) error {
 	if err != nil {
 		return err
 	}
+	eco = plannedNow(cmd.ErrOrStderr(), eco, q.At)
 	res, err := route.Plan(eco, q, rules)
 	if err != nil {
 		return routeQueryError(err)
@@ -143,6 +152,57 @@ func (f routeFlags) query() (route.Query, error) {
 		}
 	}
 	return q, nil
+}
+
+// routeClock is the clock an undated query plans for; tests replace it.
+var routeClock clock.Clock = clock.Real{}
+
+// plannedNow returns the world an undated query (at zero) plans in: eco
+// without the channels not in force at routeClock's now, with a note on
+// stderr naming each channel left out. With a time given, the planner itself
+// keeps only the channels in force then, so eco is returned as it is.
+func plannedNow(stderr io.Writer, eco *ecosystem.Ecosystem, at time.Time) *ecosystem.Ecosystem {
+	if !at.IsZero() {
+		return eco
+	}
+	now := routeClock.Now()
+	inForce, left := channelsInForce(eco, now)
+	for _, ch := range left {
+		fmt.Fprintf(stderr, "note: channel %s is not in force on %s (%s); planning without it (give --at to plan for another time)\n",
+			ch.ID, now.Format(time.DateOnly), validityText(ch))
+	}
+	return inForce
+}
+
+// channelsInForce returns a shallow copy of eco holding only the channels
+// in force at t (valid_from ≤ t < valid_until, an unset bound being open), and
+// the channels it left out; eco itself when none is left out.
+func channelsInForce(eco *ecosystem.Ecosystem, t time.Time) (*ecosystem.Ecosystem, []ecosystem.Channel) {
+	var kept, left []ecosystem.Channel
+	for _, ch := range eco.Channels {
+		if (!ch.ValidFrom.IsZero() && t.Before(ch.ValidFrom)) || (!ch.ValidUntil.IsZero() && !t.Before(ch.ValidUntil)) {
+			left = append(left, ch)
+			continue
+		}
+		kept = append(kept, ch)
+	}
+	if len(left) == 0 {
+		return eco, nil
+	}
+	cp := *eco
+	cp.Channels = kept
+	cp.Reindex()
+	return &cp, left
+}
+
+func validityText(ch ecosystem.Channel) string {
+	switch {
+	case !ch.ValidFrom.IsZero() && !ch.ValidUntil.IsZero():
+		return "in force from " + ch.ValidFrom.Format(time.DateOnly) + " until " + ch.ValidUntil.Format(time.DateOnly)
+	case !ch.ValidFrom.IsZero():
+		return "in force from " + ch.ValidFrom.Format(time.DateOnly)
+	}
+	return "in force until " + ch.ValidUntil.Format(time.DateOnly)
 }
 
 // planningWorld loads the ecosystem and compiles its rules under the

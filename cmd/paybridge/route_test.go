@@ -1,9 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paybridge/paybridge/clock"
+	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/route"
 )
 
 // TestRouteEndToEnd builds the real binary once and runs `paybridge route`
@@ -119,4 +130,117 @@ func TestRouteEndToEnd(t *testing.T) {
 			t.Fatalf("exit %d stderr %q", code, errOut)
 		}
 	})
+}
+
+// TestRoutePlansForNow: without --at, route plans with the channels in force
+// on the caller's clock (a channel not yet or no longer in force is left out,
+// with a note on stderr); with --at, the planner's own dating applies.
+func TestRoutePlansForNow(t *testing.T) {
+	facts, err := os.ReadFile(filepath.Join("..", "..", "ecosystems", "cn-facts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A what-if: WeChat's withdrawal as dated in cn-facts, and withdrawn on 2020-01-01.
+	const from = "    valid_from: 2016-03-01T00:00:00+08:00\n"
+	if !strings.Contains(string(facts), from) {
+		t.Fatal("cn-facts.yaml no longer dates wechat_withdraw from 2016-03-01")
+	}
+	expired := filepath.Join(t.TempDir(), "expired.yaml")
+	world := strings.Replace(string(facts), from, from+"    valid_until: 2020-01-01T00:00:00+08:00\n", 1)
+	if err := os.WriteFile(expired, []byte(world), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cst := time.FixedZone("CST", 8*3600)
+	saved := routeClock
+	t.Cleanup(func() { routeClock = saved })
+
+	tests := []struct {
+		name      string
+		ecosystem string
+		now       time.Time
+		at        string
+		used      bool   // whether wechat_withdraw is among the routes
+		note      string // in stderr, "" for none
+	}{
+		{"in force now", "cn-facts", time.Date(2026, 11, 29, 10, 0, 0, 0, cst), "", true, ""},
+		{"not yet in force", "cn-facts", time.Date(2016, 1, 1, 10, 0, 0, 0, cst), "", false, "channel wechat_withdraw is not in force on 2016-01-01 (in force from 2016-03-01)"},
+		{"no longer in force", expired, time.Date(2026, 11, 29, 10, 0, 0, 0, cst), "", false, "channel wechat_withdraw is not in force on 2026-11-29 (in force from 2016-03-01 until 2020-01-01)"},
+		{"--at picks the time, not the clock", expired, time.Date(2026, 11, 29, 10, 0, 0, 0, cst), "2019-06-03T10:00:00+08:00", true, ""},
+		{"--at after the end", expired, time.Date(2018, 1, 1, 10, 0, 0, 0, cst), "2021-06-03T10:00:00+08:00", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			routeClock = clock.NewVirtual(tc.now)
+			var out, errOut bytes.Buffer
+			cmd := &cobra.Command{}
+			cmd.SetOut(&out)
+			cmd.SetErr(&errOut)
+			f := routeFlags{from: "wechat.change", to: "cmb.debit", amount: "1000", objective: "balanced", policy: "strict",
+				maxHops: route.DefaultMaxHops, seed: 1, ecosystem: tc.ecosystem, at: tc.at, asJSON: true}
+			if err := runRoute(cmd, f); err != nil {
+				t.Fatalf("route: %v (stderr %q)", err, errOut.String())
+			}
+			var res route.Result
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out.String())
+			}
+			used := false
+			for _, r := range res.Routes {
+				used = used || slices.Contains(r.Channels(), "wechat_withdraw")
+			}
+			if used != tc.used {
+				t.Errorf("wechat_withdraw used: %v, want %v (%d routes)", used, tc.used, len(res.Routes))
+			}
+			if tc.note == "" && errOut.Len() > 0 || !strings.Contains(errOut.String(), tc.note) {
+				t.Errorf("stderr %q, want %q", errOut.String(), tc.note)
+			}
+			if tc.at == "" && res.Query.At != "" {
+				t.Errorf("an undated plan reports at %q: clearing windows must not apply", res.Query.At)
+			}
+		})
+	}
+}
+
+// TestChannelsInForce: valid_from is inclusive, valid_until exclusive, an
+// unset bound open; the world itself is not changed, and is returned as it
+// is when every channel is in force.
+func TestChannelsInForce(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2020, 1, d, 0, 0, 0, 0, time.UTC) }
+	eco := &ecosystem.Ecosystem{Channels: []ecosystem.Channel{
+		{ID: "always"},
+		{ID: "from2", ValidFrom: day(2)},
+		{ID: "until3", ValidUntil: day(3)},
+		{ID: "from2until3", ValidFrom: day(2), ValidUntil: day(3)},
+	}}
+	tests := []struct {
+		at   time.Time
+		kept []string
+	}{
+		{day(1), []string{"always", "until3"}},
+		{day(2), []string{"always", "from2", "until3", "from2until3"}},
+		{day(2).Add(23 * time.Hour), []string{"always", "from2", "until3", "from2until3"}},
+		{day(3), []string{"always", "from2"}},
+		{day(3).Add(-time.Nanosecond), []string{"always", "from2", "until3", "from2until3"}},
+	}
+	for _, tc := range tests {
+		got, left := channelsInForce(eco, tc.at)
+		var ids []string
+		for _, ch := range got.Channels {
+			ids = append(ids, ch.ID)
+		}
+		if !slices.Equal(ids, tc.kept) || len(ids)+len(left) != len(eco.Channels) {
+			t.Errorf("at %s: kept %v (left %d), want %v", tc.at, ids, len(left), tc.kept)
+		}
+		if len(left) == 0 && got != eco {
+			t.Errorf("at %s: a copy although every channel is in force", tc.at)
+		}
+		if len(eco.Channels) != 4 {
+			t.Fatal("channelsInForce changed the world it was given")
+		}
+		for _, id := range tc.kept {
+			if _, ok := got.Channel(id); !ok {
+				t.Errorf("at %s: %s kept but not found by lookup (index not rebuilt)", tc.at, id)
+			}
+		}
+	}
 }

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/paybridge/paybridge/payment"
+)
+
+// metrics are the server's Prometheus metrics.
+type metrics struct {
+	latency   *prometheus.HistogramVec
+	create    prometheus.Histogram
+	createdBy *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
+	m := &metrics{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "paybridge_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "code"}),
+		create: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "paybridge_payment_create_seconds",
+			Help:    "Time to create a payment: planning and its ledger commit (the commit waits for the group commit).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		createdBy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paybridge_payments_created_total",
+			Help: "Payments created through the API, by their state right after creation.",
+		}, []string{"state"}),
+	}
+	reg.MustRegister(m.latency, m.create, m.createdBy,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "paybridge_outbox_lag_events",
+		Help: "How many outbox events the slowest open event stream is behind the newest one streamed (built-in streamer).",
+	}, func() float64 { return float64(s.poller.Lag()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "paybridge_event_streams",
+		Help: "Open Server-Sent Event streams.",
+	}, func() float64 { return float64(s.openStreams()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "paybridge_payments_waiting",
+		Help: "Running payments waiting for the clock.",
+	}, func() float64 { return float64(s.sched.pending()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "paybridge_ledger_commit_seq",
+		Help: "Seq of the ledger's last durable commit.",
+	}, func() float64 { return float64(s.cfg.Ledger.CommitSeq()) }))
+	reg.MustRegister(&stateCollector{s: s, desc: prometheus.NewDesc("paybridge_payments",
+		"Payments in the ledger by state.", []string{"state"}, nil)})
+	return m
+}
+
+// created records a payment the API created.
+func (m *metrics) created(p *payment.Payment) { m.createdBy.WithLabelValues(p.State).Inc() }
+
+// instrument times a route.
+func (m *metrics) instrument(pattern string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		d := time.Since(start).Seconds()
+		m.latency.WithLabelValues(pattern, strconv.Itoa(sw.code)).Observe(d)
+		if pattern == "POST /v1/payments" && sw.code < 300 {
+			m.create.Observe(d)
+		}
+	})
+}
+
+// statusWriter records the status code; it passes Flush on for streams.
+type statusWriter struct {
+	http.ResponseWriter
+	code    int
+	written bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.written {
+		w.code, w.written = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// stateCollector counts payments by state at scrape time.
+type stateCollector struct {
+	s    *Server
+	desc *prometheus.Desc
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	n := map[string]int{}
+	for _, st := range states {
+		n[st] = 0
+	}
+	for _, p := range c.s.cfg.Executor.List() {
+		n[p.State]++
+	}
+	for st, k := range n {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(k), st)
+	}
+}

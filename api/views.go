@@ -1,0 +1,113 @@
+package api
+
+import (
+	"time"
+
+	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/ledger"
+	"github.com/paybridge/paybridge/payment"
+	"github.com/paybridge/paybridge/route"
+)
+
+// eventView is an event in a payment's timeline (the shape of
+// `paybridge pay --json`).
+type eventView struct {
+	At          string              `json:"at"`
+	Type        string              `json:"type"`
+	Hop         int                 `json:"hop"`
+	TransferIDs []ledger.TransferID `json:"transfer_ids"`
+	Reason      string              `json:"reason,omitempty"`
+	AmountFen   int64               `json:"amount_fen,omitempty"`
+	FeeFen      int64               `json:"fee_fen,omitempty"`
+	Due         string              `json:"due,omitempty"`
+}
+
+// paymentView is a payment as the API and `paybridge pay --json` show it.
+type paymentView struct {
+	ID           string       `json:"id"`
+	State        string       `json:"state"`
+	Reason       string       `json:"reason,omitempty"`
+	From         string       `json:"from"`
+	To           string       `json:"to"`
+	FromHolder   string       `json:"from_holder"`
+	ToHolder     string       `json:"to_holder"`
+	AmountFen    int64        `json:"amount_fen"`
+	Seed         uint64       `json:"seed"`
+	OnFailure    string       `json:"on_failure"`
+	Key          string       `json:"idempotency_key,omitempty"`
+	Route        *route.Route `json:"route"`
+	Events       []eventView  `json:"events"`
+	DeliveredFen int64        `json:"delivered_fen"`
+	FeeFen       int64        `json:"fee_fen"`
+	RefundedFen  int64        `json:"refunded_fen"`
+	Due          string       `json:"due,omitempty"`
+}
+
+func viewPayment(p *payment.Payment) paymentView {
+	v := paymentView{ID: p.ID, State: p.State, Reason: p.Reason, From: p.Spec.From, To: p.Spec.To,
+		FromHolder: p.Spec.FromHolder, ToHolder: p.Spec.ToHolder, AmountFen: p.Spec.AmountFen, Seed: p.Spec.Seed,
+		OnFailure: p.Spec.OnFailure, Key: p.Spec.Key, Route: p.Spec.Route, Events: make([]eventView, 0, len(p.Events)),
+		DeliveredFen: p.DeliveredFen(), FeeFen: p.FeeFen(), RefundedFen: p.RefundedFen()}
+	if d := p.Due(); !d.IsZero() {
+		v.Due = d.Format(time.RFC3339Nano)
+	}
+	for _, e := range p.Events {
+		ev := eventView{At: e.At.Format(time.RFC3339Nano), Type: e.Type, Hop: e.Hop, TransferIDs: e.TransferIDs,
+			Reason: e.Reason, AmountFen: e.AmountFen, FeeFen: e.FeeFen}
+		if ev.TransferIDs == nil {
+			ev.TransferIDs = []ledger.TransferID{}
+		}
+		if e.Due != nil {
+			ev.Due = e.Due.Format(time.RFC3339Nano)
+		}
+		v.Events = append(v.Events, ev)
+	}
+	return v
+}
+
+// refusingFindings are the findings that refused a payment's route.
+func refusingFindings(p *payment.Payment) []compliance.Finding {
+	out := []compliance.Finding{}
+	if p.Spec.Route != nil {
+		for _, f := range p.Spec.Route.Findings {
+			if f.Effect == ecosystem.EffectRefuse {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// accountView is a holder's account: its balance with provenance (how
+// much of it is credit-derived).
+type accountView struct {
+	Holder            string `json:"holder"`
+	Product           string `json:"product"`
+	Institution       string `json:"institution"`
+	Currency          string `json:"currency"`
+	BalanceFen        int64  `json:"balance_fen"`
+	AvailableFen      int64  `json:"available_fen"`
+	DebitsPendingFen  int64  `json:"debits_pending_fen"`
+	CreditsPendingFen int64  `json:"credits_pending_fen"`
+	FloorFen          int64  `json:"floor_fen"`
+	CreditShareFen    int64  `json:"credit_share_fen"`
+	OwnFen            int64  `json:"own_fen"`
+	Frozen            bool   `json:"frozen"`
+	Closed            bool   `json:"closed"`
+}
+
+func viewAccount(a ledger.Account) accountView {
+	v := accountView{Holder: a.Holder, Product: a.Product, Institution: a.Institution, Currency: a.Currency,
+		BalanceFen: a.BalanceFen, DebitsPendingFen: a.DebitsPendingFen, CreditsPendingFen: a.CreditsPendingFen,
+		FloorFen: a.FloorFen, CreditShareFen: a.CreditShareFen, Frozen: a.Flags&ledger.AccountFrozen != 0,
+		Closed: a.Flags&ledger.AccountClosed != 0}
+	v.AvailableFen = a.BalanceFen - a.DebitsPendingFen
+	if a.Flags&ledger.AccountNoFloor == 0 {
+		v.AvailableFen -= a.FloorFen
+	}
+	if a.BalanceFen > 0 {
+		v.OwnFen = a.BalanceFen - a.CreditShareFen
+	}
+	return v
+}

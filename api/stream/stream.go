@@ -127,11 +127,13 @@ type Hub struct {
 	subs map[*sub]struct{}
 
 	streams atomic.Int64
+	done    chan struct{} // closed by Close
+	closed  bool          // guarded by mu
 }
 
 // NewHub returns a hub over outbox.
 func NewHub(outbox *payment.Outbox, opts Options) *Hub {
-	return &Hub{outbox: outbox, opts: opts.withDefaults(), wake: make(chan struct{}, 1), subs: map[*sub]struct{}{}}
+	return &Hub{outbox: outbox, opts: opts.withDefaults(), wake: make(chan struct{}, 1), subs: map[*sub]struct{}{}, done: make(chan struct{})}
 }
 
 // Notify wakes the tail early (call it after a commit that wrote events).
@@ -228,14 +230,34 @@ func (h *Hub) tail(ctx context.Context) (int, error) {
 
 // register adds a stream that has everything ≤ after, if the hub has not
 // fanned out anything beyond after; otherwise the stream must replay more.
-func (h *Hub) register(s *sub) bool {
+func (h *Hub) register(s *sub) (ok, closed bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return false, true
+	}
 	if s.after < h.last {
-		return false
+		return false, false
 	}
 	h.subs[s] = struct{}{}
-	return true
+	return true, false
+}
+
+// Close ends every open stream (a server shutting down: streams never go
+// idle by themselves) and makes later ones end at once. Run goes on until
+// its context ends.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	close(h.done)
+	for s := range h.subs {
+		delete(h.subs, s)
+		close(s.ch)
+	}
 }
 
 func (h *Hub) unregister(s *sub) {
@@ -300,19 +322,30 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, kee
 	s := &sub{ch: make(chan *frame, h.opts.Buffer), after: cursor, keep: keep}
 	var last uint64 // the last seq this stream has (s.after belongs to the hub once registered)
 	for {
+		select {
+		case <-h.done:
+			return
+		default:
+		}
 		evs, err := h.outbox.Read(ctx, s.after, h.opts.Batch)
 		if err != nil || ctx.Err() != nil {
 			return
 		}
 		if len(evs) == 0 {
 			last = s.after
-			if h.register(s) {
+			ok, closed := h.register(s)
+			if closed {
+				return
+			}
+			if ok {
 				break
 			}
 			// The hub has fanned out events this read did not return yet
 			// (a read racing the commit): read again shortly.
 			select {
 			case <-ctx.Done():
+				return
+			case <-h.done:
 				return
 			case <-time.After(h.opts.Poll):
 			}

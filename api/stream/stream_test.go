@@ -453,3 +453,22 @@ func TestManyStreams(t *testing.T) {
 		t.Fatalf("Streams = %d after every client left", h.Streams())
 	}
 }
+
+// TestClose: Close ends open streams and later ones.
+func TestClose(t *testing.T) {
+	ob := newOutbox(t)
+	ob.add(t, 3)
+	h := startHub(t, ob, Options{Poll: 5 * time.Millisecond})
+	srv := server(t, h)
+	c := open(t, srv.URL, "")
+	c.take(t, 3)
+	h.Close()
+	if e, ok := c.next(t); ok {
+		t.Fatalf("stream goes on after Close: %+v", e)
+	}
+	c = open(t, srv.URL, "")
+	if _, ok := c.next(t); ok {
+		t.Fatal("a stream opened after Close got an event")
+	}
+	h.Close() // twice is fine
+}

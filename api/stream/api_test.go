@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,70 @@ func TestHubInServer(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestServerStreams opens 1,000 /v1/events streams on the real API server
+// (200 under the race detector), with the hub and with the built-in
+// poller, checks that a payment's events reach every stream, and logs the
+// memory each open stream costs the process.
+func TestServerStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens many connections")
+	}
+	for _, hub := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hub=%v", hub), func(t *testing.T) {
+			s := newAPIServer(t, hub)
+			addr := s.ts.Listener.Addr().String()
+			n := manyStreams
+			var before runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			readers := make([]*bufio.Reader, n)
+			for i := range readers {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatalf("stream %d: %v", i, err)
+				}
+				defer c.Close()
+				fmt.Fprintf(c, "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", s.admin)
+				br := bufio.NewReaderSize(c, 512)
+				c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				line, err := br.ReadString('\n')
+				if err != nil || !strings.Contains(line, " 200 ") {
+					t.Fatalf("stream %d: %q %v", i, line, err)
+				}
+				readers[i] = br
+			}
+			time.Sleep(100 * time.Millisecond) // let the handlers reach their wait
+			var after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			per := (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / float64(n)
+			t.Logf("%d open /v1/events streams: %.1f KiB each (heap+stacks in use after GC, both ends in this process)", n, per/1024)
+
+			s.do(t, "POST", "/v1/payments", `{"from":"alipay.balance","to":"wechat.change","amount_fen":10000}`)
+			errs := make(chan error, n)
+			for i, br := range readers {
+				go func() {
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							errs <- fmt.Errorf("stream %d: %v", i, err)
+							return
+						}
+						if strings.HasPrefix(line, "event: created") {
+							errs <- nil
+							return
+						}
+					}
+				}()
+			}
+			for range n {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -51,7 +51,9 @@ type Options struct {
 	// maximum ledger.MaxHistoryPage).
 	Batch int
 	// Buffer is how many events a stream may have waiting before the hub
-	// drops it (default 1024).
+	// drops it (default 1024). Keep it at least Batch: the hub hands a
+	// stream a whole outbox read at once, so a smaller buffer can drop a
+	// stream that keeps up. Each slot costs 8 bytes per open stream.
 	Buffer int
 }
 

@@ -28,6 +28,8 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -158,9 +160,21 @@ func (h *Hub) Last() uint64 {
 }
 
 // Run tails the outbox until ctx ends, then returns ctx's error. It starts
-// from the beginning of the outbox (streams that register meanwhile skip
-// what they have). A failed read is retried at the next poll.
+// at the outbox's current end, found with a few one-event reads (history is
+// what each stream replays for itself); if that search fails it starts from
+// the beginning. A failed read is retried at the next poll.
 func (h *Hub) Run(ctx context.Context) error {
+	if end, err := h.seekEnd(ctx); err == nil {
+		h.mu.Lock()
+		// A stream registered meanwhile may hold less than end: then the
+		// hub must fan out from where it is, or that stream would miss
+		// events; it starts from the beginning and the stream skips what
+		// it has.
+		if len(h.subs) == 0 {
+			h.last = max(h.last, end)
+		}
+		h.mu.Unlock()
+	}
 	t := time.NewTimer(h.opts.Poll)
 	defer t.Stop()
 	for {
@@ -185,6 +199,56 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// seekEnd returns the seq of the outbox's last event (0 if none) with
+// O(log seq) reads of one event each: a read after x is empty exactly when
+// x is at or past the last event, so double x until it is, then bisect.
+func (h *Hub) seekEnd(ctx context.Context) (uint64, error) {
+	next := func(after uint64) (uint64, bool, error) {
+		evs, err := h.outbox.Read(ctx, after, 1)
+		if err != nil || len(evs) == 0 {
+			return 0, false, err
+		}
+		return evs[0].Seq, true, nil
+	}
+	seq, ok, err := next(0)
+	if err != nil || !ok {
+		return 0, err
+	}
+	lo := seq // an event exists at lo
+	hi := max(2*lo, 1)
+	for {
+		s, ok, err := next(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break // nothing after hi
+		}
+		lo = s
+		if hi > math.MaxUint64/2 {
+			return 0, errors.New("stream: outbox seq out of range")
+		}
+		hi = 2 * s
+	}
+	// Invariant: an event at lo, none after hi, lo ≤ hi. Find the last.
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		s, ok, err := next(mid - 1)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			hi = mid - 1
+		} else {
+			lo = s
+			if s > hi {
+				hi = s
+			}
+		}
+	}
+	return lo, nil
 }
 
 // tail reads one batch after h.last and fans it out.

@@ -36,9 +36,17 @@ func newOutbox(t testing.TB) *testOutbox {
 	return &testOutbox{led: led, ob: payment.NewOutbox(led)}
 }
 
-// add appends n events, alternating payments p1 and p2.
+// add appends n events, alternating payments p1 and p2, in commits of at
+// most 200.
 func (o *testOutbox) add(t testing.TB, n int) {
 	t.Helper()
+	for n > 200 {
+		o.add(t, 200)
+		n -= 200
+	}
+	if n == 0 {
+		return
+	}
 	var recs []ledger.Record
 	for range n {
 		o.n++
@@ -471,4 +479,39 @@ func TestClose(t *testing.T) {
 		t.Fatal("a stream opened after Close got an event")
 	}
 	h.Close() // twice is fine
+}
+
+// TestSeekEnd: the hub finds the outbox's last event for any length.
+func TestSeekEnd(t *testing.T) {
+	ob := newOutbox(t)
+	h := NewHub(ob.ob, Options{})
+	total := 0
+	for _, add := range []int{0, 1, 1, 1, 5, 7, 100, 500, 1000, 1, 2385} {
+		ob.add(t, add)
+		total += add
+		got, err := h.seekEnd(context.Background())
+		if err != nil || got != uint64(total) {
+			t.Fatalf("after %d events seekEnd = %d, %v", total, got, err)
+		}
+	}
+}
+
+// TestRunStartsAtEnd: a hub started on a long outbox goes live at its end
+// and streams still replay history.
+func TestRunStartsAtEnd(t *testing.T) {
+	ob := newOutbox(t)
+	ob.add(t, 3000)
+	h := startHub(t, ob, Options{Poll: 2 * time.Millisecond})
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Last() != 3000 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if h.Last() != 3000 {
+		t.Fatalf("hub at %d, want 3000", h.Last())
+	}
+	srv := server(t, h)
+	c := open(t, srv.URL+"?after=2990", "")
+	ob.add(t, 5)
+	h.Notify()
+	consecutive(t, ids(c.take(t, 15)), 2991)
 }

@@ -164,7 +164,7 @@ func (h *Hub) Last() uint64 {
 // what each stream replays for itself); if that search fails it starts from
 // the beginning. A failed read is retried at the next poll.
 func (h *Hub) Run(ctx context.Context) error {
-	if end, err := h.seekEnd(ctx); err == nil {
+	if end, err := h.seekEnd(ctx, 0); err == nil {
 		h.mu.Lock()
 		// A stream registered meanwhile may hold less than end: then the
 		// hub must fan out from where it is, or that stream would miss
@@ -201,10 +201,12 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 }
 
-// seekEnd returns the seq of the outbox's last event (0 if none) with
-// O(log seq) reads of one event each: a read after x is empty exactly when
-// x is at or past the last event, so double x until it is, then bisect.
-func (h *Hub) seekEnd(ctx context.Context) (uint64, error) {
+// seekEnd returns the seq of the outbox's last event after from (from if
+// there is none) with O(log n) reads of one event each, n the number of
+// events after from: a read after x is empty exactly when x is at or past
+// the last event, so step forward by doubling strides until past the end,
+// then bisect.
+func (h *Hub) seekEnd(ctx context.Context, from uint64) (uint64, error) {
 	next := func(after uint64) (uint64, bool, error) {
 		evs, err := h.outbox.Read(ctx, after, 1)
 		if err != nil || len(evs) == 0 {
@@ -212,13 +214,17 @@ func (h *Hub) seekEnd(ctx context.Context) (uint64, error) {
 		}
 		return evs[0].Seq, true, nil
 	}
-	seq, ok, err := next(0)
+	seq, ok, err := next(from)
 	if err != nil || !ok {
-		return 0, err
+		return from, err
 	}
-	lo := seq // an event exists at lo
-	hi := max(2*lo, 1)
+	lo, step := seq, uint64(64) // an event at lo
+	var hi uint64
 	for {
+		if lo > math.MaxUint64-step {
+			return 0, errors.New("stream: outbox seq out of range")
+		}
+		hi = lo + step
 		s, ok, err := next(hi)
 		if err != nil {
 			return 0, err
@@ -226,13 +232,9 @@ func (h *Hub) seekEnd(ctx context.Context) (uint64, error) {
 		if !ok {
 			break // nothing after hi
 		}
-		lo = s
-		if hi > math.MaxUint64/2 {
-			return 0, errors.New("stream: outbox seq out of range")
-		}
-		hi = 2 * s
+		lo, step = s, 2*step
 	}
-	// Invariant: an event at lo, none after hi, lo ≤ hi. Find the last.
+	// Invariant: an event at lo, none after hi, lo < hi. Find the last.
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
 		s, ok, err := next(mid - 1)
@@ -242,10 +244,8 @@ func (h *Hub) seekEnd(ctx context.Context) (uint64, error) {
 		if !ok {
 			hi = mid - 1
 		} else {
-			lo = s
-			if s > hi {
-				hi = s
-			}
+			lo = max(lo, s)
+			hi = max(hi, s)
 		}
 	}
 	return lo, nil
@@ -254,8 +254,23 @@ func (h *Hub) seekEnd(ctx context.Context) (uint64, error) {
 // tail reads one batch after h.last and fans it out.
 func (h *Hub) tail(ctx context.Context) (int, error) {
 	h.mu.Lock()
-	after := h.last
+	after, idle := h.last, len(h.subs) == 0
 	h.mu.Unlock()
+	if idle {
+		// Nobody to fan out to: move to the end without decoding what is
+		// in between (a server committing thousands of events a second
+		// with no stream open should not pay for them).
+		end, err := h.seekEnd(ctx, after)
+		if err != nil {
+			return 0, err
+		}
+		h.mu.Lock()
+		if len(h.subs) == 0 { // else a stream may hold less than end
+			h.last = max(h.last, end)
+		}
+		h.mu.Unlock()
+		return 0, nil
+	}
 	evs, err := h.outbox.Read(ctx, after, h.opts.Batch)
 	if err != nil || len(evs) == 0 {
 		return 0, err

@@ -489,9 +489,11 @@ func TestSeekEnd(t *testing.T) {
 	for _, add := range []int{0, 1, 1, 1, 5, 7, 100, 500, 1000, 1, 2385} {
 		ob.add(t, add)
 		total += add
-		got, err := h.seekEnd(context.Background())
-		if err != nil || got != uint64(total) {
-			t.Fatalf("after %d events seekEnd = %d, %v", total, got, err)
+		for _, from := range []uint64{0, uint64(total / 2), uint64(max(total-1, 0)), uint64(total)} {
+			got, err := h.seekEnd(context.Background(), from)
+			if err != nil || got != uint64(total) {
+				t.Fatalf("after %d events seekEnd(%d) = %d, %v", total, from, got, err)
+			}
 		}
 	}
 }

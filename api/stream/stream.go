@@ -52,6 +52,10 @@ type Options struct {
 	// Batch is how many events one outbox read returns (default and
 	// maximum ledger.MaxHistoryPage).
 	Batch int
+	// WriteTimeout ends a stream whose client has not taken a write for this
+	// long (default 30s), so a stalled client does not hold a goroutine and
+	// a connection for ever.
+	WriteTimeout time.Duration
 	// Buffer is how many events a stream may have waiting before the hub
 	// drops it (default 1024). Keep it at least Batch: the hub hands a
 	// stream a whole outbox read at once, so a smaller buffer can drop a
@@ -64,6 +68,8 @@ const (
 	DefaultPoll      = 200 * time.Millisecond
 	DefaultHeartbeat = 15 * time.Second
 	DefaultBuffer    = 1024
+	// DefaultWriteTimeout is Options.WriteTimeout's default.
+	DefaultWriteTimeout = 30 * time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -78,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = DefaultBuffer
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
 	}
 	return o
 }
@@ -383,7 +392,13 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, kee
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write([]byte(": paybridge events\n\n")); err != nil {
+	// put writes with a deadline (ignored where the writer has none).
+	put := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		_, err := w.Write(b)
+		return err
+	}
+	if err := put([]byte(": paybridge events\n\n")); err != nil {
 		return
 	}
 	if rc.Flush() != nil {
@@ -393,7 +408,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, kee
 	hb := time.NewTicker(h.opts.Heartbeat)
 	defer hb.Stop()
 	write := func(b []byte) bool {
-		if _, err := w.Write(b); err != nil {
+		if err := put(b); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
@@ -440,7 +455,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, kee
 				if err != nil {
 					return
 				}
-				if _, err := w.Write(f.text); err != nil {
+				if err := put(f.text); err != nil {
 					return
 				}
 				wrote = true
@@ -468,7 +483,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, kee
 				continue
 			}
 			// Write everything already waiting in one flush.
-			if _, err := w.Write(f.text); err != nil {
+			if err := put(f.text); err != nil {
 				return
 			}
 			last = f.ev.Seq
@@ -480,7 +495,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request, after uint64, kee
 						return
 					}
 					if g.ev.Seq > last {
-						if _, err := w.Write(g.text); err != nil {
+						if err := put(g.text); err != nil {
 							return
 						}
 						last = g.ev.Seq

@@ -517,3 +517,32 @@ func TestRunStartsAtEnd(t *testing.T) {
 	h.Notify()
 	consecutive(t, ids(c.take(t, 15)), 2991)
 }
+
+// TestWriteTimeout: a client that stops reading is let go after
+// WriteTimeout, not held for ever.
+func TestWriteTimeout(t *testing.T) {
+	ob := newOutbox(t)
+	h := startHub(t, ob, Options{Poll: 2 * time.Millisecond, Buffer: 1 << 20, WriteTimeout: 200 * time.Millisecond})
+	srv := server(t, h)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(1024)
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	for h.Streams() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	// Far more than the socket buffers hold.
+	deadline := time.Now().Add(20 * time.Second)
+	for h.Streams() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a client that reads nothing still holds its stream after %d events", ob.n)
+		}
+		ob.add(t, 2000)
+		h.Notify()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("stream let go after %d unread events", ob.n)
+}

@@ -72,4 +72,9 @@ type Route struct {
 	FeeFen        int64    `json:"fee_fen"`
 	Institutions  []string `json:"institutions"`
 	HolderChanges int      `json:"holder_changes"`
+	// CreditShareBps is the credit-derived share of the money the route
+	// moves (10000 from a credit line; the source balance's provenance
+	// otherwise) and CreditPurpose the purpose of that credit ("" when none).
+	CreditShareBps int64  `json:"credit_share_bps"`
+	CreditPurpose  string `json:"credit_purpose"`
 }

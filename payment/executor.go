@@ -462,19 +462,23 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	if start.IsZero() {
 		start = x.clk.Now()
 	}
+	// The source's provenance: the rules judge credit-derived money in a
+	// balance as credit, so a cash-out split into two payments (credit into
+	// the balance, then the balance on) is refused like one.
+	var share int64
+	if src, ok := x.eco.Product(req.From); ok && src.Kind == ecosystem.ProductCredit {
+		share = money.BasisPointsPerUnit // drawn on a credit line: all credit
+	} else if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
+		share = min(money.MulRatioFloor(money.BasisPointsPerUnit, a.CreditShareFen, a.BalanceFen), money.BasisPointsPerUnit)
+	}
 	q := route.Query{From: req.From, To: req.To, AmountFen: req.AmountFen, FromHolder: fromH, ToHolder: toH,
-		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(x.eco, x.led, x.loc, hf, start)}
+		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(x.eco, x.led, x.loc, hf, start), CreditShareBps: share}
 	r, routeJSON, err := x.memo.pick(q, req, x.pick)
 	if err != nil {
 		return nil, "", err
 	}
 	spec = &Spec{From: req.From, To: req.To, FromHolder: fromH, ToHolder: toH, AmountFen: req.AmountFen,
-		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r, routeJSON: routeJSON}
-	if src, ok := x.eco.Product(req.From); ok && src.Kind == ecosystem.ProductCredit {
-		spec.CreditShareBps = money.BasisPointsPerUnit // drawn on a credit line: all credit
-	} else if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
-		spec.CreditShareBps = min(money.MulRatioFloor(money.BasisPointsPerUnit, a.CreditShareFen, a.BalanceFen), money.BasisPointsPerUnit)
-	}
+		Seed: req.Seed, OnFailure: onFail, FailHop: req.FailHop, Start: start, Route: r, routeJSON: routeJSON, CreditShareBps: share}
 	if r == nil {
 		return spec, "no route moves this money", nil
 	}

@@ -74,7 +74,7 @@ func (pm *planMemo) pick(q route.Query, req Request, pick func(route.Query, Requ
 	// validity dates does), so the memo serves a clock that moves on.
 	b.WriteString(route.StartKey(pm.eco, q.At) + "|" + req.RouteID + "|" + strings.Join(req.Channels, ",") + "|")
 	writeUsage(&b, q.Usage)
-	key := b.String() + "|" + strconv.FormatInt(q.AmountFen, 10)
+	key := b.String() + "|" + strconv.FormatInt(q.AmountFen, 10) + "|" + strconv.FormatInt(q.CreditShareBps, 10)
 	pm.mu.Lock()
 	e, ok := pm.m[key]
 	pm.mu.Unlock()

@@ -95,6 +95,11 @@ func newPlanner(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (*pl
 		p.creditShareBps = money.BasisPointsPerUnit
 		p.creditIssuer = n.from.Institution
 		p.creditPurpose = n.from.Purpose
+	} else if n.CreditShareBps > 0 {
+		// Provenance of the source balance: credit that already left its
+		// line (issuer unknown to the ledger).
+		p.creditShareBps = n.CreditShareBps
+		p.creditPurpose = n.CreditPurpose
 	}
 	if !n.At.IsZero() {
 		tz := eco.Timezone
@@ -512,7 +517,8 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 	cr := compliance.Route{
 		From: steps[0].hop.From, To: steps[len(steps)-1].hop.To,
 		SentFen: r.SentFen, DeliveredFen: r.DeliveredFen, FeeFen: r.FeeFen,
-		Institutions: []string{},
+		Institutions:   []string{},
+		CreditShareBps: p.creditShareBps, CreditPurpose: p.creditPurpose,
 	}
 	var id strings.Builder
 	for i, s := range steps {

@@ -56,6 +56,10 @@ func objectiveList() string {
 	return strings.Join(names, ", ")
 }
 
+// DefaultCreditPurpose is the purpose of credit-derived money in a
+// non-credit source when the query does not say (Query.CreditPurpose).
+const DefaultCreditPurpose = "consumption"
+
 // normalized is a validated query with its defaults and resolved references.
 type normalized struct {
 	Query
@@ -108,6 +112,12 @@ func normalize(eco *ecosystem.Ecosystem, q Query) (*normalized, error) {
 	case q.MaxHops < 1 || q.MaxHops > MaxHopsCap:
 		return nil, queryErr("max_hops", "must be between 1 and %d, got %d", MaxHopsCap, q.MaxHops)
 	}
+	if q.CreditShareBps < 0 || q.CreditShareBps > money.BasisPointsPerUnit {
+		return nil, queryErr("credit_share_bps", "must be between 0 and %d basis points, got %d", money.BasisPointsPerUnit, q.CreditShareBps)
+	}
+	if n.CreditShareBps > 0 && n.CreditPurpose == "" {
+		n.CreditPurpose = DefaultCreditPurpose
+	}
 	return n, nil
 }
 
@@ -159,6 +169,7 @@ func (n *normalized) info(eco *ecosystem.Ecosystem) QueryInfo {
 		Ecosystem: eco.ID, From: n.from.ID, To: n.to.ID, AmountFen: n.AmountFen,
 		Amount: money.FormatYuan(n.AmountFen), FromHolder: n.FromHolder, ToHolder: n.ToHolder,
 		Objective: string(n.Objective), Policy: string(n.Policy), MaxHops: n.MaxHops, Seed: n.Seed,
+		CreditShareBps: n.CreditShareBps,
 	}
 	if !n.At.IsZero() {
 		qi.At = n.At.Format(time.RFC3339)
@@ -175,7 +186,8 @@ const MaxQueryTextBytes = 4096
 //	from=alipay.huabei to=wechat.change amount=1000 to_holder=friend objective=cost
 //
 // Keys: from, to, amount (yuan, at most two decimals), from_holder,
-// to_holder, objective, policy, at (RFC 3339), max_hops, seed. Each key may
+// to_holder, objective, policy, at (RFC 3339), max_hops, seed,
+// credit_share_bps (0..10000). Each key may
 // appear once; from, to and amount are required. The query is not checked
 // against an ecosystem; Plan does that.
 func ParseQuery(s string) (Query, error) {
@@ -244,8 +256,14 @@ func (q *Query) set(key, val string) error {
 		if q.Seed, err = strconv.ParseUint(val, 10, 64); err != nil {
 			return queryErr("seed", "%q must be a whole number ≥ 0", val)
 		}
+	case "credit_share_bps":
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || n < 0 || n > money.BasisPointsPerUnit {
+			return queryErr("credit_share_bps", "%q must be a whole number of basis points between 0 and %d", val, money.BasisPointsPerUnit)
+		}
+		q.CreditShareBps = n
 	default:
-		return queryErr("query", "unknown key %q (keys: from, to, amount, from_holder, to_holder, objective, policy, at, max_hops, seed)", key)
+		return queryErr("query", "unknown key %q (keys: from, to, amount, from_holder, to_holder, objective, policy, at, max_hops, seed, credit_share_bps)", key)
 	}
 	return nil
 }

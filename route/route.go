@@ -99,6 +99,18 @@ type Query struct {
 	// Usage is what the holders have already used of quotas and limits; nil
 	// means nothing (a whole lifetime free quota left).
 	Usage *Usage
+	// CreditShareBps is the credit-derived share of the money in the source
+	// account, 0..10000 basis points (provenance: the ledger account's
+	// CreditShareFen over its balance). The rules see it as
+	// hop.credit_share_bps and route.credit_share_bps, so money that came
+	// from a credit line into a balance is still credit when it moves on. A
+	// credit-line source is all credit whatever this says; 0 is clean money.
+	CreditShareBps int64
+	// CreditPurpose is the purpose of the credit behind CreditShareBps
+	// (hop.credit_purpose); "" means consumption: the ledger does not record
+	// which line the money came from, and consumer credit is the strictest
+	// reading (and the only kind the bundled worlds lend).
+	CreditPurpose string
 }
 
 // Used is how much of a channel (or of a product's tier limits) a holder has
@@ -176,6 +188,8 @@ type QueryInfo struct {
 	At         string `json:"at,omitempty"` // RFC 3339
 	MaxHops    int    `json:"max_hops"`
 	Seed       uint64 `json:"seed"`
+	// CreditShareBps echoes Query.CreditShareBps when it is not 0.
+	CreditShareBps int64 `json:"credit_share_bps,omitempty"`
 }
 
 // SearchStats counts a search's work.

@@ -39,6 +39,7 @@ type benchPayFlags struct {
 	n, hops, concurrency int
 	baselineN            int
 	distinct, asJSON     bool
+	risk                 bool
 	seed                 uint64
 }
 
@@ -64,6 +65,7 @@ type benchPayResult struct {
 	Hops        int          `json:"hops"`
 	Concurrency int          `json:"concurrency"`
 	Distinct    bool         `json:"distinct_amounts"`
+	Risk        bool         `json:"risk"`
 	Seed        uint64       `json:"seed"`
 	GOMAXPROCS  int          `json:"gomaxprocs"`
 	SQLite      benchPayRun  `json:"sqlite"`
@@ -99,10 +101,16 @@ In the same run the same load goes through the in-memory ledger store
 (--baseline-n payments; 0 skips it): the ratio is what durability costs.
 After each run the institutions' books are checked (CheckBooks). The
 database stays at --db (a new temporary file when not given) for
-'paybridge ledger verify --db FILE' and 'paybridge payments list --db FILE'.`,
+'paybridge ledger verify --db FILE' and 'paybridge payments list --db FILE'.
+
+--risk asks the risk engine (bundled rules) before each hop, as 'paybridge
+pay --risk on' does, in both runs: compare with a run without it for what
+the inline guard costs per payment. The states show what it held or refused.`,
 		Example: `  paybridge bench payments
   paybridge bench payments --hops 4 --n 20000 --concurrency 512
-  paybridge bench payments --distinct-amounts --n 5000 --json`,
+  paybridge bench payments --distinct-amounts --n 5000 --json
+  # What the inline risk guard costs: the same load with and without it
+  paybridge bench payments --n 20000 --baseline-n 0 && paybridge bench payments --n 20000 --baseline-n 0 --risk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -121,6 +129,7 @@ database stays at --db (a new temporary file when not given) for
 	fl.BoolVar(&f.distinct, "distinct-amounts", false, "a different amount per payment, so every route is planned or checked afresh")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the first payment (payment i has seed+i)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the figures as one JSON object")
+	fl.BoolVar(&f.risk, "risk", false, "ask the risk engine before each hop (the inline guard of pay --risk on)")
 	return cmd
 }
 
@@ -151,7 +160,7 @@ func runBenchPayments(ctx context.Context, stdout io.Writer, f benchPayFlags) er
 	if err != nil {
 		return err
 	}
-	res := benchPayResult{DB: f.db, Hops: f.hops, Concurrency: f.concurrency, Distinct: f.distinct, Seed: f.seed, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	res := benchPayResult{DB: f.db, Hops: f.hops, Concurrency: f.concurrency, Distinct: f.distinct, Risk: f.risk, Seed: f.seed, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	s, err := sqlite.Open(f.db, sqlite.Options{})
 	if err != nil {
 		return usageErrorf("--db %s: %v", f.db, err)
@@ -183,6 +192,9 @@ func runBenchPayments(ctx context.Context, stdout io.Writer, f benchPayFlags) er
 	if f.distinct {
 		shape += ", a different amount each"
 	}
+	if f.risk {
+		shape += ", risk guard on"
+	}
 	fmt.Fprintf(stdout, "load:     %s; %d in flight, GOMAXPROCS %d, virtual clock\n", shape, f.concurrency, res.GOMAXPROCS)
 	printPayRun := func(label string, r benchPayRun) {
 		fmt.Fprintf(stdout, "%-9s %.0f payments/s (%d payments in %.2f s, %d events; %v; books balance: %v)\n",
@@ -212,9 +224,22 @@ func benchPayStore(ctx context.Context, eco *ecosystem.Ecosystem, store ledger.S
 		return run, err
 	}
 	// Opening balances large enough that no payment runs out of money.
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: 1 << 50})
+	cfg := payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: 1 << 50}
+	var g *liveGuard
+	if f.risk {
+		if g, err = (riskFlags{mode: "on"}).guard(); err != nil {
+			return run, err
+		}
+		cfg.Guard = g
+	}
+	x, err := payment.New(ctx, cfg)
 	if err != nil {
 		return run, err
+	}
+	if g != nil {
+		if err := g.beginOn(ctx, eco, led); err != nil {
+			return run, err
+		}
 	}
 	req := payment.Request{From: "alipay.balance", To: "wechat.change", AmountFen: 10_000}
 	if f.hops == 4 {
@@ -239,6 +264,9 @@ func benchPayStore(ctx context.Context, eco *ecosystem.Ecosystem, store ledger.S
 					r.AmountFen += i
 				}
 				p, err := x.Pay(ctx, r)
+				if g != nil && err == nil {
+					g.done(ctx, p)
+				}
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {

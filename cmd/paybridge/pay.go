@@ -29,6 +29,7 @@ type payFlags struct {
 	timeScale            float64
 	asJSON               bool
 	world                worldFlags
+	risk                 riskFlags
 }
 
 func init() {
@@ -49,11 +50,20 @@ posted back to the origin (fees back only where the channel refunds them);
 --on-failure strand leaves the money visibly at the last account it reached,
 for 'paybridge payments resume' or 'payments refund'. Every payment ends
 completed, refunded, stranded or rejected (refused by a rule, a limit, or
-missing funds, with nothing moved). Where a risk guard is wired in, it is
-asked before each hop holds money: it may refuse the hop (compensated like a
-failure; rejected at hop 1) or hold the payment (state held, nothing pending,
-until 'payments resume' or 'payments refund'). Exit status: 0 completed, 1
-any other state, 2 bad usage.
+missing funds, with nothing moved). Exit status: 0 completed, 1 any other
+state, 2 bad usage.
+
+--risk on runs the risk engine inline (off by default): at start it replays
+every payment already in the ledger into the engine (the same windows and
+graph 'paybridge risk watch' builds), then asks it before each hop holds
+money, with the hops this payment already posted taken in. A rule whose
+actions include refuse or freeze refuses the hop (compensated like a
+failure; rejected at hop 1); one with hold holds the payment (state held,
+nothing pending, until 'payments resume' or 'payments refund'); review,
+report and the like let it run. The timeline names the rule and why
+("risk: RULE: score …, feature=value …; pattern with …"). --risk-rules
+takes another rule file; --risk-cases FILE also files the alerts of this
+run's hops into that case database (see 'paybridge risk cases').
 
 The ledger is the SQLite file --db (paybridge.db here by default). On first
 use it is seeded: every account of every holder, and each person's
@@ -70,7 +80,9 @@ recover'.`,
   # The same, leaving the money stranded, then finishing it
   paybridge pay ... --fail-hop 3 --on-failure strand && paybridge payments resume p000002
   # One simulated hour every 6 s, machine-readable
-  paybridge pay --from alipay.balance --to cmb.debit --amount 500 --clock scaled:600 --json`,
+  paybridge pay --from alipay.balance --to cmb.debit --amount 500 --clock scaled:600 --json
+  # With the risk engine asked before each hop (held or refused payments exit 1)
+  paybridge pay --risk on --from alipay.balance --to alipay.balance --to-holder friend --amount 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPay(cmd, f) },
 	}
@@ -94,6 +106,7 @@ recover'.`,
 	fl.StringVar(&f.down, "down", "", "comma-separated institutions to mark down (their hops fail)")
 	fl.BoolVar(&f.asJSON, "json", false, `print {"id","state","route":{…},"events":[…],"delivered_fen","fee_fen"}`)
 	f.world.register(fl)
+	f.risk.register(fl)
 	root.AddCommand(cmd)
 }
 
@@ -157,11 +170,23 @@ func runPay(cmd *cobra.Command, f payFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	g, err := f.risk.guard()
+	if err != nil {
+		return err
+	}
+	if g != nil {
+		f.world.guard = g
+	}
 	w, err := openWorld(ctx, cmd, f.world, policy, spec, false, false, req.At)
 	if err != nil {
 		return err
 	}
 	defer w.close()
+	if g != nil {
+		if err := g.begin(ctx, w); err != nil {
+			return err
+		}
+	}
 	for _, inst := range strings.Split(f.down, ",") {
 		if inst = strings.TrimSpace(inst); inst == "" {
 			continue
@@ -180,6 +205,14 @@ func runPay(cmd *cobra.Command, f payFlags) error {
 	}
 	if p, err = w.x.Run(ctx, p.ID); err != nil {
 		return err
+	}
+	if g != nil {
+		if err := g.finish(ctx); err != nil {
+			return err
+		}
+		if g.filed > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "risk: %d alerts filed into %s\n", g.filed, f.risk.cases)
+		}
 	}
 	return printPayment(cmd.OutOrStdout(), p, f.asJSON)
 }

@@ -33,6 +33,9 @@ type worldFlags struct {
 	// wrapClock, if set, wraps the clock the executor runs on (serve runs
 	// it on a clock that never blocks). Not a flag.
 	wrapClock func(clock.Clock) clock.Clock
+	// guard, when set (not a flag: pay and payments resume set it from
+	// --risk), is the executor's inline risk guard.
+	guard payment.HopGuard
 }
 
 func (w *worldFlags) register(fl *pflag.FlagSet) {
@@ -109,7 +112,7 @@ func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy com
 		s.Close()
 		return nil, usageErrorf("--db %s: %v", f.db, err)
 	}
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund, ReadOnly: readOnly})
+	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: clk, OpeningFen: fund, ReadOnly: readOnly, Guard: f.guard})
 	if err != nil {
 		led.Close()
 		s.Close()
@@ -390,6 +393,7 @@ func newPaymentsShowCmd() *cobra.Command {
 // newPaymentsActCmd builds payments resume and payments refund.
 func newPaymentsActCmd(action string) *cobra.Command {
 	var f worldFlags
+	var rf riskFlags
 	var asJSON bool
 	var clockFlag string
 	short := map[string]string{
@@ -400,7 +404,7 @@ func newPaymentsActCmd(action string) *cobra.Command {
 		Use:   action + " ID",
 		Short: short,
 		Long: short + ". Only a stranded or held payment can be " + map[string]string{
-			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (the risk guard, if one is wired, is asked again). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
+			"resume": "resumed. A stranded payment's failed hop gets a new attempt with its own draws (with --risk on, the risk engine is asked again, after replaying the ledger's payments, and may refuse it or hold it). A held payment (paused by the risk guard before a hop) starts that hop without asking the guard again.",
 			"refund": "refunded: the posted hops are reversed (fees back where the channel refunds them); a payment held before its first hop had moved nothing.",
 		}[action],
 		Example: "  paybridge payments " + action + " p000002",
@@ -410,11 +414,24 @@ func newPaymentsActCmd(action string) *cobra.Command {
 			if err != nil {
 				return usageErrorf("--clock: %v", err)
 			}
+			g, err := rf.guard()
+			if err != nil {
+				return err
+			}
+			if g != nil {
+				f.guard = g
+			}
 			w, err := openExisting(cmd, f, spec, false)
 			if err != nil {
 				return err
 			}
 			defer w.close()
+			if g != nil {
+				if err := g.begin(cmd.Context(), w); err != nil {
+					return err
+				}
+				defer g.finish(cmd.Context())
+			}
 			act := w.x.Resume
 			if action == "refund" {
 				act = w.x.Refund
@@ -432,6 +449,9 @@ func newPaymentsActCmd(action string) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
+	if action == "resume" {
+		rf.register(cmd.Flags())
+	}
 	cmd.Flags().StringVar(&clockFlag, "clock", "virtual", "virtual, scaled:N or real")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the payment as JSON")
 	return cmd

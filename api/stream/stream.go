@@ -161,6 +161,18 @@ func (h *Hub) Notify() {
 // Streams is the number of open streams (registered or replaying).
 func (h *Hub) Streams() int { return int(h.streams.Load()) }
 
+// Lag is the most events any live stream has waiting in its buffer (the
+// outbox-lag metric; streams still replaying history are not counted).
+func (h *Hub) Lag() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var lag int
+	for s := range h.subs {
+		lag = max(lag, len(s.ch))
+	}
+	return uint64(lag)
+}
+
 // Last is the seq of the last event the hub has fanned out.
 func (h *Hub) Last() uint64 {
 	h.mu.Lock()

@@ -320,8 +320,18 @@ func TestSlowClient(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// 100 events: the slow stream (stuck on its first write) overflows.
+	// 103 events: the slow stream (stuck on its first write) overflows.
 	var fastGot []sseEvent
+	ob.add(t, 3)
+	h.Notify()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Lag() != 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if h.Lag() != 2 { // the slow stream is stuck writing the 1st and holds 2; the fast one drains
+		t.Fatalf("Lag = %d, want 2", h.Lag())
+	}
+	fastGot = append(fastGot, fast.take(t, 3)...)
 	for range 20 {
 		ob.add(t, 5)
 		h.Notify()
@@ -344,12 +354,12 @@ func TestSlowClient(t *testing.T) {
 		}
 		got = append(got, e.id)
 	}
-	if len(got) >= 100 || len(got) == 0 {
-		t.Fatalf("slow stream wrote %d events before it was dropped; want some but not all 100", len(got))
+	if len(got) >= 103 || len(got) == 0 {
+		t.Fatalf("slow stream wrote %d events before it was dropped; want some but not all 103", len(got))
 	}
 	consecutive(t, got, 1)
 	c := open(t, srv.URL, strconv.FormatUint(got[len(got)-1], 10))
-	consecutive(t, ids(c.take(t, 100-len(got))), got[len(got)-1]+1)
+	consecutive(t, ids(c.take(t, 103-len(got))), got[len(got)-1]+1)
 }
 
 // TestRegisterWhileHubBehind: a stream that asks for events after a seq the

@@ -107,6 +107,8 @@ type Server struct {
 	handler   http.Handler
 	log       *slog.Logger
 	plans     *planStore
+	seqs      seqIndex
+	outbox    *payment.Outbox
 	planCache planCache
 	sched     *scheduler
 	streams   Streamer
@@ -138,7 +140,8 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now),
 		inflight: make(chan struct{}, cfg.MaxInFlight)}
-	s.poller = NewPoller(payment.NewOutbox(cfg.Ledger))
+	s.outbox = payment.NewOutbox(cfg.Ledger)
+	s.poller = NewPoller(s.outbox)
 	s.streams = cfg.Streams
 	if s.streams == nil {
 		s.streams = s.poller

@@ -680,6 +680,8 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, name string, do fun
 	case errors.Is(err, ErrNotDue) && pay != nil:
 	case errors.Is(err, payment.ErrNotFound):
 		return notFound("no payment %s", quote(r.PathValue("id")))
+	case errors.Is(err, payment.ErrGuardRefused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRefused, Message: fmt.Sprintf("cannot %s payment %s: %v", name, r.PathValue("id"), err)}
 	case errors.Is(err, payment.ErrState):
 		return conflict("cannot %s payment %s: %s", name, r.PathValue("id"), strings.TrimPrefix(err.Error(), payment.ErrState.Error()+": "))
 	case err != nil:
@@ -711,6 +713,9 @@ func (s *Server) paymentEvents(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	id := pay.ID
+	if after == 0 && r.Header.Get("Last-Event-ID") == "" && r.URL.Query().Get("after") == "" {
+		after = s.seqs.start(r.Context(), s.outbox, id)
+	}
 	s.streams.ServeSSE(w, r, after, func(ev payment.Event) bool { return ev.Payment == id })
 	return nil
 }

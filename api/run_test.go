@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,17 @@ func TestPaymentRunsOnTheClockAndStreams(t *testing.T) {
 		t.Fatalf("delivered %d", v.DeliveredFen)
 	}
 	got := <-evs
+	// A later payment's stream starts at its own created event.
+	q := h.pay(`{"from":"alipay.balance","to":"alipay.yuebao","amount_fen":100}`)
+	qevs := readEvents(t, h, "/v1/payments/"+q.ID+"/events", h.admin, nil, func(e sseEvent) bool { return e.event == "completed" })
+	first, _ := strconv.ParseUint(qevs[0].id, 10, 64)
+	prevLast, _ := strconv.ParseUint(got[len(got)-1].id, 10, 64)
+	if qevs[0].event != "created" || first <= prevLast {
+		t.Fatalf("the second payment's stream starts at %+v", qevs[0])
+	}
+	if s, ok := h.srv.seqs.created[q.ID]; !ok || s == 0 {
+		t.Fatalf("created seq of %s not indexed", q.ID)
+	}
 	if len(got) != len(v.Events) {
 		t.Fatalf("streamed %d events, the payment has %d", len(got), len(v.Events))
 	}

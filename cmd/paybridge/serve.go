@@ -25,6 +25,7 @@ type serveFlags struct {
 	addr, clockSpec, logFormat string
 	shutdownTimeout            time.Duration
 	world                      worldFlags
+	risk                       riskFlags
 }
 
 func init() {
@@ -43,10 +44,15 @@ The ledger is the SQLite file --db, created and seeded on first use like
 faster, manual moves only when an admin calls POST /v1/clock/advance.
 Payments a previous run left in flight are picked up at start.
 
-Every /v1 request sends Authorization: Bearer KEY. When the key store is
-empty the server prints a one-time admin key on stderr; create more with
-POST /v1/keys. Roles: admin (everything), operator (one institution),
+Every /v1 request sends Authorization: Bearer KEY. Keys are stored hashed
+in the --db file itself. When it holds none, the server prints a one-time
+admin key on stderr; create more with POST /v1/keys or 'paybridge keys
+create --db FILE' (also while the server runs). Roles: admin (everything), operator (one institution),
 holder (own accounts and payments), auditor (read-only everything).
+
+--risk on asks the risk engine before each hop (as 'paybridge pay --risk
+on' does): a refused payment answers 422, a held one waits for
+POST /v1/payments/{id}/resume or /refund.
 
 SIGINT or SIGTERM stops it gracefully: it stops accepting connections,
 finishes the requests and ledger commits in flight, and closes the ledger.
@@ -68,6 +74,7 @@ Logs are structured (log/slog) on stderr.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for requests in flight")
 	f.world.register(fl)
+	f.risk.register(fl)
 	root.AddCommand(cmd)
 }
 
@@ -96,6 +103,13 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 	defer ln.Close()
 
+	guard, err := f.risk.guard()
+	if err != nil {
+		return err
+	}
+	if guard != nil {
+		f.world.guard = guard
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var base clock.Clock
@@ -114,6 +128,16 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if sc, ok := base.(*clock.Scaled); ok && !w.x.LastEventAt().IsZero() {
 		// Simulated time goes on from the last recorded event.
 		sc.RealAnchor, sc.SimAnchor = time.Now(), w.x.LastEventAt()
+	}
+	if guard != nil {
+		if err := guard.begin(ctx, w); err != nil {
+			return err
+		}
+		defer func() {
+			if err := guard.finish(context.Background()); err != nil {
+				logger.Warn("risk guard: taking the last hops in", "err", err)
+			}
+		}()
 	}
 	rules, err := compliance.NewChecker(w.eco.Rules, compliance.PolicyStrict)
 	if err != nil {

@@ -174,10 +174,16 @@ func TestServeEndToEnd(t *testing.T) {
 	if code := s.call("GET", "/readyz", "", "", &health); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
-	// A holder key for "me", created through the API.
-	var key struct{ Key string }
-	if code := s.call("POST", "/v1/keys", admin, `{"role":"holder","holder":"me"}`, &key); code != 201 || key.Key == "" {
+	// An auditor key created through the API, and a holder key for "me"
+	// created by another process (paybridge keys create) while the server runs.
+	var auditor struct{ Key string }
+	if code := s.call("POST", "/v1/keys", admin, `{"role":"auditor"}`, &auditor); code != 201 || auditor.Key == "" {
 		t.Fatalf("POST /v1/keys: %d", code)
+	}
+	kr := runPaybridge(t, bin, "keys", "create", "--db", db, "--role", "holder", "--holder", "me", "--json")
+	var key struct{ Key, Role string }
+	if err := json.Unmarshal([]byte(kr.stdout), &key); kr.code != 0 || err != nil || key.Key == "" || key.Role != "holder" {
+		t.Fatalf("keys create: exit %d %v: %s %s", kr.code, err, kr.stdout, kr.stderr)
 	}
 	// Stream every event the holder sees.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -235,9 +241,12 @@ func TestServeEndToEnd(t *testing.T) {
 	s.stop()
 
 	s2 := startServe(t, bin, "--db", db, "--clock", "manual")
-	admin2 := admin
 	if s2.key != "" {
-		admin2 = s2.key // keys in memory: every start prints one
+		t.Fatalf("a restart with keys in the store printed another admin key:\n%s", s2.log())
+	}
+	admin2 := admin // keys survive the restart
+	if code := s2.call("POST", "/v1/payments", auditor.Key, `{"from":"alipay.balance","to":"wechat.change","amount_fen":100}`, nil); code != 403 {
+		t.Fatalf("auditor paying after restart: %d, want 403", code)
 	}
 	var back e2ePayment
 	if code := s2.call("GET", "/v1/payments/"+p.ID, admin2, "", &back); code != 200 || back.State != "completed" || len(back.Events) != len(done.Events) {
@@ -263,7 +272,28 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+	// An open event stream does not hold the shutdown up: it is ended.
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		req, _ := http.NewRequest("GET", s2.url+"/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+admin2)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	begin := time.Now()
 	s2.stop()
+	if d := time.Since(begin); d > 5*time.Second || strings.Contains(s2.log(), "still running") {
+		t.Fatalf("shutdown with an open stream took %s:\n%s", d, s2.log())
+	}
+	select {
+	case <-streamDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event stream did not end at shutdown")
+	}
 }
 
 func TestServeUsageErrors(t *testing.T) {
@@ -273,6 +303,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--clock", "scaled:0"},
 		{"serve", "--addr", "nowhere:-1"},
 		{"serve", "--log-format", "xml"},
+		{"serve", "--risk", "maybe"},
+		{"serve", "--risk-rules", "/nonexistent"},
 	} {
 		r := runPaybridge(t, bin, args...)
 		if r.code != 2 || r.stderr == "" {

@@ -49,15 +49,15 @@ type Options struct {
 	// Heartbeat is how long a stream may be silent before a comment line is
 	// sent (default 15s).
 	Heartbeat time.Duration
-	// Batch is how many events one outbox read returns (default and
-	// maximum ledger.MaxHistoryPage).
+	// Batch is how many events one outbox read returns (default
+	// DefaultBatch, at most ledger.MaxHistoryPage).
 	Batch int
 	// WriteTimeout ends a stream whose client has not taken a write for this
 	// long (default 30s), so a stalled client does not hold a goroutine and
 	// a connection for ever.
 	WriteTimeout time.Duration
 	// Buffer is how many events a stream may have waiting before the hub
-	// drops it (default 1024). Keep it at least Batch: the hub hands a
+	// drops it (default DefaultBuffer). Keep it at least Batch: the hub hands a
 	// stream a whole outbox read at once, so a smaller buffer can drop a
 	// stream that keeps up. Each slot costs 8 bytes per open stream.
 	Buffer int
@@ -67,7 +67,8 @@ type Options struct {
 const (
 	DefaultPoll      = 200 * time.Millisecond
 	DefaultHeartbeat = 15 * time.Second
-	DefaultBuffer    = 1024
+	DefaultBuffer    = 256
+	DefaultBatch     = 256
 	// DefaultWriteTimeout is Options.WriteTimeout's default.
 	DefaultWriteTimeout = 30 * time.Second
 )
@@ -79,7 +80,10 @@ func (o Options) withDefaults() Options {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = DefaultHeartbeat
 	}
-	if o.Batch <= 0 || o.Batch > ledger.MaxHistoryPage {
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.Batch > ledger.MaxHistoryPage {
 		o.Batch = ledger.MaxHistoryPage
 	}
 	if o.Buffer <= 0 {

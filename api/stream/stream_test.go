@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/payment"
+	"github.com/paybridge/paybridge/store/sqlite"
 )
 
 // testOutbox is a ledger in memory whose outbox the tests append to.
@@ -28,7 +30,23 @@ type testOutbox struct {
 
 func newOutbox(t testing.TB) *testOutbox {
 	t.Helper()
-	led, err := ledger.Open(context.Background(), ledger.NewMemStore(), ledger.SystemClock{}, ledger.Options{})
+	return newOutboxOn(t, ledger.NewMemStore())
+}
+
+// newSQLiteOutbox is a ledger in a SQLite file, as the server runs it.
+func newSQLiteOutbox(t testing.TB) *testOutbox {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "l.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // runs after the ledger's Close: cleanups run last first
+	return newOutboxOn(t, st)
+}
+
+func newOutboxOn(t testing.TB, store ledger.Store) *testOutbox {
+	t.Helper()
+	led, err := ledger.Open(context.Background(), store, ledger.SystemClock{}, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,9 +211,13 @@ func consecutive(t *testing.T, got []uint64, from uint64) {
 }
 
 // TestReplayThenLive: history is replayed, then live events follow without
-// a gap or a duplicate, in order.
+// a gap or a duplicate, in order (on both ledger stores).
 func TestReplayThenLive(t *testing.T) {
-	ob := newOutbox(t)
+	t.Run("memory", func(t *testing.T) { testReplayThenLive(t, newOutbox(t)) })
+	t.Run("sqlite", func(t *testing.T) { testReplayThenLive(t, newSQLiteOutbox(t)) })
+}
+
+func testReplayThenLive(t *testing.T, ob *testOutbox) {
 	ob.add(t, 50)
 	h := startHub(t, ob, Options{Poll: 5 * time.Millisecond, Batch: 7})
 	srv := server(t, h)
@@ -493,7 +515,11 @@ func TestClose(t *testing.T) {
 
 // TestSeekEnd: the hub finds the outbox's last event for any length.
 func TestSeekEnd(t *testing.T) {
-	ob := newOutbox(t)
+	t.Run("memory", func(t *testing.T) { testSeekEnd(t, newOutbox(t)) })
+	t.Run("sqlite", func(t *testing.T) { testSeekEnd(t, newSQLiteOutbox(t)) })
+}
+
+func testSeekEnd(t *testing.T, ob *testOutbox) {
 	h := NewHub(ob.ob, Options{})
 	total := 0
 	for _, add := range []int{0, 1, 1, 1, 5, 7, 100, 500, 1000, 1, 2385} {

@@ -23,6 +23,16 @@
 // handler writes what was already buffered (all in order) and ends the
 // response, and the client reconnects with Last-Event-ID and replays from
 // the outbox what it missed, so nothing is lost to a client that resumes.
+// A client that stops reading altogether is let go after WriteTimeout.
+//
+// Cost: the hub makes one outbox read per wake-up whatever the number of
+// streams (a per-stream poller makes one per stream), and with no stream
+// open it does not decode events at all: it starts at the outbox's end and
+// skips forward to it with a few one-event reads.
+//
+// The Hub fits api.Config.Streams: the server calls its Notify after each
+// commit, Streams and Lag for metrics, and Close on shutdown; whoever
+// starts the server runs Hub.Run beside it.
 package stream
 
 import (

@@ -60,3 +60,24 @@ func (r *Route) unverifiedHops() int {
 	}
 	return n
 }
+
+// UsedSources is res.Sources limited to the channels and products that
+// res.Routes use, for a result whose routes were cut down after planning
+// (`paybridge route --route ID` keeps one route).
+func (res *Result) UsedSources() []Source {
+	used := map[string]bool{}
+	for _, r := range res.Routes {
+		for _, h := range r.Hops {
+			used[SourceChannel+" "+h.Channel] = true
+			used[SourceProduct+" "+h.From] = true
+			used[SourceProduct+" "+h.To] = true
+		}
+	}
+	var out []Source
+	for _, s := range res.Sources {
+		if used[s.Kind+" "+s.ID] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -55,6 +55,14 @@ func TestWriteTableSources(t *testing.T) {
 			wantLines: 3,
 		},
 		{
+			name: "routes cut down after planning: only the shown routes' sources",
+			res: result([]Hop{hop("w1", "a.x", "b.y", "China Daily", false)},
+				[]Source{{Kind: SourceChannel, ID: "direct", Source: "unverified", Unverified: true}, {Kind: SourceChannel, ID: "w1", Source: "China Daily"}, {Kind: SourceProduct, ID: "a.x"}, {Kind: SourceProduct, ID: "c.z", Source: "not shown"}, {Kind: SourceProduct, ID: "b.y"}}),
+			want:      []string{"  channel w1: China Daily", "  No source given for: product a.x, product b.y."},
+			wantNot:   []string{"direct", "c.z"},
+			wantLines: 3,
+		},
+		{
 			name:      "no routes, no sources section",
 			res:       &Result{Query: QueryInfo{Ecosystem: "w"}},
 			want:      []string{"No allowed route."},

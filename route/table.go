@@ -63,14 +63,16 @@ func writeResult(tw *errWriter, res *Result) {
 
 // writeSources lists the result's sources: each channel and product the
 // world says something of, one per line, then the ones it gives no source
-// for on one line, so every one is named once.
+// for on one line, so every one is named once. Only the channels and
+// products of the routes shown are listed.
 func writeSources(tw *errWriter, res *Result) {
-	if len(res.Sources) == 0 {
+	sources := res.UsedSources()
+	if len(sources) == 0 {
 		return
 	}
 	tw.printf("\nSources (what %s says of each channel and product used above):\n", res.Query.Ecosystem)
 	var none []string
-	for _, s := range res.Sources {
+	for _, s := range sources {
 		if s.Source == "" {
 			none = append(none, s.Kind+" "+s.ID)
 			continue

@@ -249,6 +249,7 @@ func pickRoute(res *route.Result, id string) (*route.Result, error) {
 			if rt.ID == id {
 				picked := *r
 				picked.Routes, picked.Alternative = []route.Route{rt}, nil
+				picked.Sources = picked.UsedSources()
 				return &picked, nil
 			}
 			ids = append(ids, rt.ID)

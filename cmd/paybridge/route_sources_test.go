@@ -86,4 +86,25 @@ func TestRouteCNFactsWithSources(t *testing.T) {
 	if listed != 1 || !strings.Contains(r.stdout, `"unverified": true`) {
 		t.Errorf("sources list alipay_withdraw %d times; unverified flag present: %v", listed, strings.Contains(r.stdout, `"unverified": true`))
 	}
+
+	// --route keeps one route, and only its sources.
+	var id string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "alipay_withdraw by") {
+			break
+		}
+		if f := strings.Fields(line); len(f) > 2 && strings.HasSuffix(f[0], ".") && (f[2] == "allowed" || f[2] == "warned") {
+			id = f[1]
+		}
+	}
+	if id == "" {
+		t.Fatalf("no route over alipay_withdraw found in:\n%s", out)
+	}
+	r = runPaybridge(t, bin, append(args, "--route", id)...)
+	if r.code != 0 {
+		t.Fatalf("--route %s exit %d: %s", id, r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "\n  channel alipay_withdraw: in force from 2016-10-12;") || strings.Contains(r.stdout, "alipay_wechat_direct") {
+		t.Errorf("--route %s: sources not limited to the route shown:\n%s", id, r.stdout)
+	}
 }

@@ -34,6 +34,7 @@ func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error)
 	p.search()
 	res := &Result{Query: n.info(eco), Truncated: p.truncated, Search: p.stats}
 	res.Routes = p.finish()
+	res.Sources = sources(eco, res.Routes)
 	if alt := alternativeSource(eco, n); alt != "" && !anyAllowed(res.Routes) {
 		q2 := q
 		q2.From = alt

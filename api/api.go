@@ -110,6 +110,7 @@ type Server struct {
 	seqs      seqIndex
 	outbox    *payment.Outbox
 	planCache planCache
+	planner   *route.Planner // memoised planning over cfg.Ecosystem
 	sched     *scheduler
 	streams   Streamer
 	poller    *Poller
@@ -138,7 +139,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now),
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now), planner: route.NewPlanner(cfg.Ecosystem),
 		inflight: make(chan struct{}, cfg.MaxInFlight)}
 	s.outbox = payment.NewOutbox(cfg.Ledger)
 	s.poller = NewPoller(s.outbox)

@@ -408,13 +408,19 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 		// identical requests within a second share one planner run.
 		q.At = s.cfg.Clock.Now().Truncate(time.Second)
 	}
-	res, resJSON, err := s.planCache.plan(q, func() (*route.Result, error) { return route.Plan(s.cfg.Ecosystem, q, s.cfg.Rules) })
+	res, resJSON, err := s.planner.PlanJSON(q, s.cfg.Rules) // memoised by every Query field (planCache's key ignores usage and credit share)
 	if err != nil {
 		return queryError(err)
 	}
 	pl := &plan{query: q, result: res, principal: p}
 	s.plans.put(pl)
-	writeJSON(w, http.StatusOK, map[string]any{"plan_id": pl.id, "expires_at": pl.expiresAt.UTC().Format(time.RFC3339), "result": resJSON})
+	// writeJSON's bytes, without re-validating the cached result's encoding (half the CPU of a plan request).
+	head := fmt.Sprintf(`{"expires_at":%q,"plan_id":%q,"result":`, pl.expiresAt.UTC().Format(time.RFC3339), pl.id)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resJSON)+2))
+	w.Write([]byte(head))
+	w.Write(resJSON)
+	w.Write([]byte("}\n"))
 	return nil
 }
 

@@ -18,6 +18,11 @@ import (
 // refuse them, that neither an allowed or warned route nor a route refused
 // by the same rules dominates. See docs/planner.md.
 func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error) {
+	return plan(eco, q, rules, nil)
+}
+
+// plan is Plan, with the time statistics memoised in memo when it is not nil.
+func plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker, memo *Planner) (*Result, error) {
 	n, err := normalize(eco, q)
 	if err != nil {
 		return nil, err
@@ -29,6 +34,9 @@ func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	if memo != nil {
+		p.memo, p.startKey = memo, StartKey(eco, n.At)
+	}
 	p.buildGraph()
 	p.lowerBounds()
 	p.search()
@@ -38,7 +46,7 @@ func Plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker) (*Result, error)
 	if alt := alternativeSource(eco, n); alt != "" && !anyAllowed(res.Routes) {
 		q2 := q
 		q2.From = alt
-		if res.Alternative, err = Plan(eco, q2, rules); err != nil {
+		if res.Alternative, err = plan(eco, q2, rules, memo); err != nil {
 			res.Alternative = nil
 		}
 	}

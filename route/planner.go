@@ -62,6 +62,9 @@ type planner struct {
 	refusedKeys   []string                // refusedFronts' keys in the order found
 	truncated     bool
 	stats         SearchStats
+
+	memo     *Planner // memoises time statistics when not nil
+	startKey string   // StartKey(eco, q.At), set with memo
 }
 
 func newPlanner(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (*planner, error) {
@@ -553,7 +556,7 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 	r.Findings = dedupe(append(r.Findings, routeFindings...))
 	r.Verdict = verdict(r.Findings)
 	if !meanOnly {
-		r.TimeMeanS, r.TimeP50S, r.TimeP95S = p.timeStats(steps)
+		r.TimeMeanS, r.TimeP50S, r.TimeP95S = p.memoTimeStats(steps)
 	}
 	return r
 }

@@ -39,8 +39,13 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paybridge_outbox_lag_events",
-		Help: "How many outbox events the slowest open event stream is behind the newest one streamed (built-in streamer).",
-	}, func() float64 { return float64(s.poller.Lag()) }))
+		Help: "How many outbox events the slowest open event stream is behind the newest one streamed.",
+	}, func() float64 {
+		if l, ok := s.streams.(interface{ Lag() uint64 }); ok {
+			return float64(l.Lag())
+		}
+		return 0
+	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paybridge_event_streams",
 		Help: "Open Server-Sent Event streams.",

@@ -14,7 +14,6 @@ package ecodiff
 import (
 	"fmt"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,11 +117,11 @@ func Compare(a, b *ecosystem.Ecosystem) *Diff {
 		func(h ecosystem.Holder) string { return fmt.Sprintf("%s %s, KYC %d", h.Kind, h.Name, h.KYCLevel) }, noSource[ecosystem.Holder])
 	compareLists(c, SectionInstitutions, a.Institutions, b.Institutions, func(in ecosystem.Institution) string { return in.ID },
 		func(in ecosystem.Institution) string { return in.Kind + " " + in.Name },
-		func(in ecosystem.Institution) string { return oneLine(in.Note) })
+		ecosystem.Institution.Source)
 	compareLists(c, SectionProducts, a.Products, b.Products, func(p ecosystem.Product) string { return p.ID },
-		productSummary, func(p ecosystem.Product) string { return oneLine(p.Note) })
+		productSummary, ecosystem.Product.Source)
 	compareLists(c, SectionChannels, a.Channels, b.Channels, func(ch ecosystem.Channel) string { return ch.ID },
-		channelSummary, channelSource)
+		channelSummary, ecosystem.Channel.Source)
 	compareLists(c, SectionRules, a.Rules, b.Rules, func(r ecosystem.Rule) string { return r.ID },
 		func(r ecosystem.Rule) string { return r.Scope + " " + r.Effect + ": " + firstSentence(r.Message) }, noSource[ecosystem.Rule])
 	compareLists(c, SectionCalibration, a.Calibration, b.Calibration, func(t ecosystem.CalibrationTarget) string { return t.Name },
@@ -401,9 +400,6 @@ func abs(n int64) int64 {
 
 func noSource[T any](T) string { return "" }
 
-// oneLine is a note on one line, its spacing normalised.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // firstSentence is the first sentence of a note, for a one-line source.
 func firstSentence(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -427,25 +423,6 @@ func productSummary(p ecosystem.Product) string {
 
 func channelSummary(ch ecosystem.Channel) string {
 	return fmt.Sprintf("%s %s → %s by %s, fee %s", ch.Kind, ch.From, ch.To, ch.Institution, feeText(ch.Fee))
-}
-
-// channelSource is what the world says of a channel's figures: the dates it
-// is in force, whether it is marked unverified, and its note.
-func channelSource(ch ecosystem.Channel) string {
-	var parts []string
-	if !ch.ValidFrom.IsZero() {
-		parts = append(parts, "in force from "+ch.ValidFrom.Format(time.DateOnly))
-	}
-	if !ch.ValidUntil.IsZero() {
-		parts = append(parts, "until "+ch.ValidUntil.Format(time.DateOnly))
-	}
-	if slices.Contains(ch.Tags, "unverified") {
-		parts = append(parts, "unverified")
-	}
-	if n := oneLine(ch.Note); n != "" {
-		parts = append(parts, n)
-	}
-	return strings.Join(parts, "; ")
 }
 
 func targetSummary(t ecosystem.CalibrationTarget) string {

@@ -77,10 +77,12 @@ type CaseStore interface {
 	Close() error
 }
 
-// Alerts turns an alerting decision into one Alert per matched rule that asks for more than allow.
+// Alerts turns an alerting decision into one Alert per matched rule that asks
+// for more than allow, filed against the holder the match targets (Match.Target).
 func Alerts(d Decision) []Alert {
 	var out []Alert
-	for _, m := range d.Matches {
+	for i := range d.Matches {
+		m := &d.Matches[i]
 		if len(m.Actions) == 1 && m.Actions[0].Kind == ActionAllow {
 			continue
 		}
@@ -93,7 +95,7 @@ func Alerts(d Decision) []Alert {
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(m) // a Match holds only JSON-safe values
 		detail := bytes.TrimSpace(buf.Bytes())
-		out = append(out, Alert{EventID: d.EventID, Time: d.Time, Holder: d.Subject, Family: family, RuleID: m.RuleID, Score: m.Score, Detail: detail})
+		out = append(out, Alert{EventID: d.EventID, Time: d.Time, Holder: d.TargetOf(m), Family: family, RuleID: m.RuleID, Score: m.Score, Detail: detail})
 	}
 	return out
 }

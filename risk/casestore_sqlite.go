@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS risk_cursors (
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS risk_snapshots (
+  name TEXT PRIMARY KEY,
+  data BLOB NOT NULL
+);
 `
 
 // SQLiteStore is a CaseStore in a SQLite file.
@@ -237,6 +241,43 @@ func (s *SQLiteStore) SetCursor(ctx context.Context, name string, seq uint64) er
 	_, err := s.db.ExecContext(ctx, `INSERT INTO risk_cursors(name,seq) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET seq=MAX(seq,excluded.seq)`, name, int64(seq))
 	if err != nil {
 		return fmt.Errorf("cursor %q: %w", name, err)
+	}
+	return nil
+}
+
+// MaxSnapshotLen caps a stored snapshot: SQLite's default largest value
+// (SQLITE_MAX_LENGTH). The engine's state with every cap reached is
+// estimated below it (docs/risk.md).
+const MaxSnapshotLen = 1_000_000_000
+
+// Snapshot returns the snapshot stored under name, or nil when none is.
+// Feeds keep their engine's state here beside their cursor, so that a
+// restart replays only the events after it.
+func (s *SQLiteStore) Snapshot(ctx context.Context, name string) ([]byte, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM risk_snapshots WHERE name=?`, name).Scan(&data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("snapshot %q: %w", name, err)
+	}
+	return data, nil
+}
+
+// SetSnapshot replaces the snapshot stored under name. Errors: name empty
+// or longer than MaxCursorNameLen, data empty or over MaxSnapshotLen, the
+// database's.
+func (s *SQLiteStore) SetSnapshot(ctx context.Context, name string, data []byte) error {
+	if name == "" || len(name) > MaxCursorNameLen {
+		return fmt.Errorf("snapshot name: must be 1..%d bytes, got %d", MaxCursorNameLen, len(name))
+	}
+	if len(data) == 0 || len(data) > MaxSnapshotLen {
+		return fmt.Errorf("snapshot %q: %d bytes, must be 1..%d", name, len(data), MaxSnapshotLen)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO risk_snapshots(name,data) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET data=excluded.data`, name, data)
+	if err != nil {
+		return fmt.Errorf("snapshot %q: %w", name, err)
 	}
 	return nil
 }

@@ -68,3 +68,39 @@ func TestCaseStoreFilesAnAlertOnceAndKeepsCursors(t *testing.T) {
 		t.Errorf("%d cases after reopening, want 1", len(cs))
 	}
 }
+
+func TestCaseStoreKeepsSnapshots(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cases.db")
+	st, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := st.Snapshot(ctx, "payments:/x"); b != nil || err != nil {
+		t.Fatalf("no snapshot yet: %q, %v", b, err)
+	}
+	for _, data := range []string{"first", "second, longer"} {
+		if err := st.SetSnapshot(ctx, "payments:/x", []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, data, why string
+	}{{"", "x", "snapshot name"}, {strings.Repeat("n", MaxCursorNameLen+1), "x", "snapshot name"}, {"payments:/x", "", "must be 1.."}} {
+		if err := st.SetSnapshot(ctx, tc.name, []byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("SetSnapshot(%.10q, %q): %v, want an error saying %q", tc.name, tc.data, err, tc.why)
+		}
+	}
+	st.Close()
+	st, err = OpenSQLite(path) // durable across processes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if b, err := st.Snapshot(ctx, "payments:/x"); string(b) != "second, longer" || err != nil {
+		t.Fatalf("snapshot after reopening: %q, %v", b, err)
+	}
+	if b, err := st.Snapshot(ctx, "payments:/y"); b != nil || err != nil {
+		t.Fatalf("another name: %q, %v", b, err)
+	}
+}

@@ -37,6 +37,10 @@ type Match struct {
 	Actions []Action       `json:"actions"`
 	Values  map[string]any `json:"values"`
 	Pattern *Pattern       `json:"pattern,omitempty"`
+	// Target is the holder this match's actions and alert address (the
+	// pattern's credit holder, intermediary, mule or hub; else the payer),
+	// with the member that shows it and why.
+	Target Target `json:"target"`
 }
 
 // Decision is the engine's answer for one event. Verdict is the most severe
@@ -46,7 +50,7 @@ type Match struct {
 type Decision struct {
 	EventID string     `json:"event_id"`
 	Time    time.Time  `json:"time"`
-	Subject string     `json:"subject"` // the paying holder, whom state actions address
+	Subject string     `json:"subject"` // the paying holder; each Match's Target says whom its actions address
 	Verdict ActionKind `json:"verdict"`
 	Score   int        `json:"score"`
 	Actions []Action   `json:"actions,omitempty"`
@@ -69,11 +73,12 @@ func (d *Decision) Alert() bool {
 // state-changing actions (freeze, cut_credit_limit, downgrade_rating, report)
 // as ledger operations with their own events. The engine never calls it; the
 // payment pipeline calls Apply for each such action of a Decision after
-// Check or Observe returns.
+// Check or Observe returns, addressed to the holder Decision.ActionTargets
+// gives (each match's Target), not necessarily the payer.
 type ActionApplier interface {
 	// Apply carries out a on holder because of d. It returns an error wrapping
 	// the ledger's reason when the action cannot be applied (unknown holder,
-	// no credit line to cut); applying the same (d.EventID, a) twice is a no-op.
+	// no credit line to cut); applying the same (d.EventID, holder, a) twice is a no-op.
 	Apply(ctx context.Context, holder string, a Action, d Decision) error
 }
 
@@ -234,6 +239,7 @@ func (en *Engine) decide(e *Event, subject string, uID, vID uint32, hasU, hasV b
 		if r.Pattern != "" {
 			m.Pattern = en.pattern(r.Pattern, e, uID, vID, hasU, hasV)
 		}
+		m.Target = en.target(r, e, uID, vID, hasU, hasV)
 		d.Matches = append(d.Matches, m)
 		d.Score += r.Score
 		for _, a := range r.Actions {

@@ -111,8 +111,9 @@ func (fz Freezer) Apply(ctx context.Context, holder string, a risk.Action, d ris
 // floor above the available balance, and a cut must not make the line
 // overdrawn). Every credit line of the holder is cut in one all-or-none
 // commit with a risk.action record (limits before, target, after) and a
-// marker counter "risk.cut/EVENT" (at most 1), so applying the same
-// decision twice is a no-op while a later decision cuts again. A holder
+// marker counter "risk.cut/EVENT/HOLDER" (at most 1), so applying the same
+// decision to the same holder twice is a no-op while a later decision cuts
+// again. A holder
 // without a credit line is an error naming the holder and wrapping
 // ErrNotApplicable.
 type CreditLimitCutter struct{ Ledger *ledger.Engine }
@@ -127,8 +128,11 @@ func (c CreditLimitCutter) Apply(ctx context.Context, holder string, a risk.Acti
 	if a.Percent < 1 || a.Percent > 100 {
 		return fmt.Errorf("riskfeed: cut_credit_limit %q: percent %d out of 1..100: %w", holder, a.Percent, ErrNotApplicable)
 	}
-	marker := clip("risk.cut/" + d.EventID)
-	if c.Ledger.Counter(marker) > 0 {
+	// One marker per (decision, holder): a decision may cut several
+	// holders' lines. Cuts made before markers named the holder used
+	// "risk.cut/EVENT" for the payer, which still counts as done.
+	marker := clip("risk.cut/" + d.EventID + "/" + holder)
+	if c.Ledger.Counter(marker) > 0 || holder == d.Subject && c.Ledger.Counter(clip("risk.cut/"+d.EventID)) > 0 {
 		return nil
 	}
 	rec := ActionRecord{Action: string(a.Kind), Percent: a.Percent, Holder: holder, EventID: d.EventID, Rules: ruleIDs(d)}
@@ -156,7 +160,7 @@ func (c CreditLimitCutter) Apply(ctx context.Context, holder string, a risk.Acti
 		}
 	}
 	b := &ledger.Batch{Updates: ups, Counters: []ledger.CounterDelta{{Key: marker, Delta: 1, MaxValue: 1}}}
-	return commitAction(ctx, c.Ledger, b, rec, "cut/"+d.EventID)
+	return commitAction(ctx, c.Ledger, b, rec, "cut/"+d.EventID+"/"+holder)
 }
 
 func (c CreditLimitCutter) hasCreditLine(holder string) bool {

@@ -4,7 +4,9 @@
 // credit-derived share). A Feed reads the outbox after its cursor (kept in
 // the ledger or in the case database), calls Engine.Observe, files alerts
 // into a case store and applies freeze and cut_credit_limit as ledger
-// operations (LedgerActions). Guard is the inline check the payment
+// operations (LedgerActions), each to the holder its rule's match targets.
+// With a SnapshotStore it saves the engine's and converter's state beside
+// its cursor and a restarted Feed replays only the events after it. Guard is the inline check the payment
 // executor asks before each hop (payment.HopGuard), over Engine.Check.
 //
 // Dependencies: payment, risk, ledger, ecosystem, money; only cmd depends on it.
@@ -179,7 +181,9 @@ type Result struct {
 	// Cases are the case ids the decision's alerts were filed into.
 	Cases []int64 `json:"cases,omitempty"`
 	// Applied lists the state actions the Applier carried out (or found
-	// already done); NotApplied the ones that did not apply, with why.
+	// already done), as "freeze" or, when the action addressed another
+	// holder than the payer, "cut_credit_limit:80 on me"; NotApplied the
+	// ones that did not apply, with why.
 	Applied    []string `json:"applied,omitempty"`
 	NotApplied []string `json:"not_applied,omitempty"`
 }
@@ -229,9 +233,10 @@ var ErrCursorAhead = errors.New("saved cursor beyond the end of the outbox")
 // Feed reads the payment outbox after its cursor and feeds the engine.
 //
 // The engine's state (windows, graph) lives in memory, so a Feed that starts
-// in a new process replays the outbox from seq 0 into Observe to rebuild
-// it, and files alerts and applies actions only for events after the
-// saved cursor. The cursor is saved after the events are handled, so a
+// in a new process rebuilds it: from the snapshot in Snapshots when there
+// is a usable one (then it replays only the events after the snapshot's
+// seq), else by replaying the outbox from seq 0 into Observe. Either way it
+// files alerts and applies actions only for events after the saved cursor. The cursor is saved after the events are handled, so a
 // crash in between delivers them again (at least once); the case store
 // files an (event, rule, holder) alert once and LedgerActions are no-ops
 // the second time, so redelivery changes nothing. A hop whose filing or
@@ -247,8 +252,22 @@ type Feed struct {
 	Cursor  Cursor             // nil: OutboxCursor{Outbox}
 	Cases   risk.CaseStore     // nil: alerts are not filed
 	Applier risk.ActionApplier // nil: state actions are not applied; LedgerActions applies them on the ledger
-	replay  uint64             // last outbox seq taken into the engine in this process
-	pending []Result           // observed hops whose handling failed, retried first
+	// Snapshots, when set, keeps a snapshot of the engine's and converter's
+	// state beside the cursor: the first poll of a new Feed restores it
+	// (when usable) and replays only the later events; Poll saves a new one
+	// after saving the cursor, once SnapshotEvery outbox seqs have passed
+	// since the last (0: at every poll that took in events).
+	Snapshots     SnapshotStore
+	SnapshotEvery uint64
+	// Logf receives why a stored snapshot was not used, or could not be
+	// saved (nil: not logged; SnapshotStatus still says).
+	Logf func(format string, args ...any)
+
+	replay    uint64   // last outbox seq taken into the engine in this process
+	pending   []Result // observed hops whose handling failed, retried first
+	mark      string   // eventMark of the event at replay
+	snapTried bool     // the first poll looked for a snapshot
+	snap      SnapshotStatus
 }
 
 func (f *Feed) cursor() Cursor {
@@ -266,6 +285,9 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 	cursor, err := cur.Load(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if f.Snapshots != nil && !f.snapTried && f.replay == 0 {
+		f.loadSnapshot(ctx, cursor)
 	}
 	var out []Result
 	// Hops observed by an earlier poll of this process whose handling
@@ -292,7 +314,7 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
 			if !ok {
-				f.replay = ev.Seq
+				f.replay, f.mark = ev.Seq, eventMark(ev)
 				continue
 			}
 			d, err := f.Engine.Observe(re)
@@ -300,7 +322,7 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 				f.Conv.unpost(ev.Payment, ev.Hop) // so that a retry converts it again
 				return out, fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
 			}
-			f.replay = ev.Seq // the engine has it: never observe it again
+			f.replay, f.mark = ev.Seq, eventMark(ev) // the engine has it: never observe it again
 			if ev.Seq <= cursor {
 				continue // handled by an earlier run: state rebuilt only
 			}
@@ -318,6 +340,13 @@ func (f *Feed) Poll(ctx context.Context) ([]Result, error) {
 	if f.replay > cursor {
 		if err := cur.Save(ctx, f.replay); err != nil {
 			return out, err
+		}
+	}
+	if f.Snapshots != nil && f.replay-f.snap.Saved >= max(f.SnapshotEvery, 1) {
+		// After the cursor, so the snapshot is never ahead of it. A failed
+		// save costs only a longer replay at the next restart.
+		if err := f.SaveSnapshot(ctx); err != nil {
+			f.logf("%v", err)
 		}
 	}
 	return out, nil
@@ -338,22 +367,33 @@ func (f *Feed) handle(ctx context.Context, r *Result) error {
 		}
 	}
 	if f.Applier != nil {
-		for _, a := range r.Decision.Actions {
-			if !stateAction(a.Kind) {
+		// Each action goes to the holder its match targets (the cycle's
+		// credit holder, the mule, the hub, …), not to the payer.
+		for _, at := range r.Decision.ActionTargets() {
+			if !stateAction(at.Action.Kind) {
 				continue
 			}
-			err := f.Applier.Apply(ctx, r.Decision.Subject, a, r.Decision)
+			err := f.Applier.Apply(ctx, at.Holder, at.Action, r.Decision)
 			switch {
 			case errors.Is(err, ErrNotApplicable):
 				r.NotApplied = append(r.NotApplied, err.Error())
 			case err != nil:
 				return err
 			default:
-				r.Applied = append(r.Applied, a.String())
+				r.Applied = append(r.Applied, appliedName(at, r.Decision.Subject))
 			}
 		}
 	}
 	return nil
+}
+
+// appliedName is how Result.Applied names an applied action: the action,
+// followed by " on HOLDER" when it addressed another holder than the payer.
+func appliedName(at risk.ActionTarget, payer string) string {
+	if at.Holder == payer {
+		return at.Action.String()
+	}
+	return at.Action.String() + " on " + at.Holder
 }
 
 // stateAction reports whether k changes a holder's state on the ledger

@@ -16,7 +16,8 @@ import (
 
 // TestPropertyPollingAndRestartsChangeNothing: whatever the payments, and
 // wherever the feed polls or restarts (new engine, same cursor and case
-// store), each posted hop is reported exactly once with the decision a
+// store; restored from the last snapshot or replaying the whole outbox),
+// each posted hop is reported exactly once with the decision a
 // single poll at the end gives, and the case store holds the same alerts.
 func TestPropertyPollingAndRestartsChangeNothing(t *testing.T) {
 	payers, payees := []string{"p1", "p2", "p3", "p4"}, []string{"q1", "q2", "q3", "q4"}
@@ -29,6 +30,8 @@ func TestPropertyPollingAndRestartsChangeNothing(t *testing.T) {
 		w := open(t)
 		n := rapid.IntRange(1, 16).Draw(rt, "payments")
 		var got []Result
+		store := &memSnapshots{}
+		w.feed.Snapshots = store
 		feed := w.feed
 		for i := range n {
 			// Steps of the seed's schemes in any order and mix, so that
@@ -50,8 +53,14 @@ func TestPropertyPollingAndRestartsChangeNothing(t *testing.T) {
 			}
 			switch rapid.IntRange(0, 3).Draw(rt, "then") {
 			case 1: // poll
-			case 2: // restart, then poll
-				feed = &Feed{Outbox: feed.Outbox, Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(feed.Conv.eco), Cases: feed.Cases}
+			case 2: // restart, then poll; from the last snapshot or by a full replay
+				var snaps SnapshotStore
+				if rapid.Bool().Draw(rt, "from snapshot") {
+					snaps = store
+				}
+				feed = &Feed{Outbox: feed.Outbox, Engine: risk.NewEngine(risk.DefaultRules()), Conv: NewConverter(feed.Conv.eco), Cases: feed.Cases,
+					Snapshots: snaps, SnapshotEvery: uint64(rapid.IntRange(0, 8).Draw(rt, "snapshot every")),
+					Logf: func(format string, args ...any) { rt.Fatalf("snapshot: "+format, args...) }}
 			default:
 				continue
 			}

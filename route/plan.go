@@ -42,6 +42,7 @@ func plan(eco *ecosystem.Ecosystem, q Query, rules RuleChecker, memo *Planner) (
 	p.search()
 	res := &Result{Query: n.info(eco), Truncated: p.truncated, Search: p.stats}
 	res.Routes = p.finish()
+	res.Sources = sources(eco, res.Routes)
 	if alt := alternativeSource(eco, n); alt != "" && !anyAllowed(res.Routes) {
 		q2 := q
 		q2.From = alt

@@ -528,7 +528,7 @@ func (p *planner) evaluate(l *label, meanOnly bool) *Route {
 		hop := Hop{
 			Channel: s.ch.ID, From: s.ch.From, To: s.ch.To, FromHolder: s.fromHolder.ID, ToHolder: s.toHolder.ID,
 			Institution: s.ch.Institution, App: s.apps[0], Apps: s.apps, AmountFen: s.amountIn, FeeFen: s.fee,
-			Success: s.ch.Success,
+			Success: s.ch.Success, Source: s.ch.Source(), Unverified: s.ch.Unverified(),
 		}
 		if !meanOnly {
 			d := p.dist(s.ch)

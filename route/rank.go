@@ -6,7 +6,8 @@ import (
 )
 
 // rank computes the balanced score of each route among routes and sorts
-// them by the objective, ties broken by route id.
+// them by the objective; at equal merit a route over fewer unverified
+// channels comes first, then ties are broken by route id.
 func rank(routes []*Route, obj Objective) {
 	score(routes)
 	slices.SortFunc(routes, func(a, b *Route) int {
@@ -23,7 +24,7 @@ func rank(routes []*Route, obj Objective) {
 		default:
 			c = cmp.Compare(a.Score, b.Score)
 		}
-		return cmp.Or(c, cmp.Compare(a.ID, b.ID))
+		return cmp.Or(c, cmp.Compare(a.unverifiedHops(), b.unverifiedHops()), cmp.Compare(a.ID, b.ID))
 	})
 }
 

@@ -170,6 +170,9 @@ type Result struct {
 	// cash-withdrawable money at the credit issuer (e.g. alipay.balance for
 	// alipay.huabei), so the user sees what the legal alternatives cost.
 	Alternative *Result `json:"alternative,omitempty"`
+	// Sources lists, once each, the channels and products the routes use
+	// with what the world says of their source (see sources.go).
+	Sources []Source `json:"sources,omitempty"`
 	// Search counts the search's work, for benchmarks and docs.
 	Search SearchStats `json:"-"`
 }
@@ -236,6 +239,11 @@ type Hop struct {
 	TimeP50S    float64  `json:"time_p50_s"`
 	TimeP95S    float64  `json:"time_p95_s"`
 	Success     float64  `json:"success"`
+	// Source is where the channel's figures come from, as the world says
+	// (ecosystem.Channel.Source); Unverified is true when the world tags the
+	// channel "unverified" (no public source found).
+	Source     string `json:"source,omitempty"`
+	Unverified bool   `json:"unverified,omitempty"`
 }
 
 // Channels returns the route's channel ids in order.

@@ -11,7 +11,10 @@ import (
 // WriteTable writes a result for people: the query, the allowed and warned
 // routes ranked with their hops, cost, time, success and app switches, then
 // the refused routes, each with the rules that refuse it, their citations
-// and messages.
+// and messages. A hop over a channel the world tags unverified is marked
+// "[unverified]", and each result ends with its Sources: every channel and
+// product its routes use, once, with what the world says of its source and
+// the dates it is in force.
 func WriteTable(w io.Writer, res *Result) error {
 	tw := &errWriter{w: w, explained: map[string]bool{}}
 	writeResult(tw, res)
@@ -55,6 +58,30 @@ func writeResult(tw *errWriter, res *Result) {
 	if res.Truncated {
 		tw.printf("\nThe search hit its bounds (%d partial routes per account); a better route may exist.\n", MaxLabelsPerNode)
 	}
+	writeSources(tw, res)
+}
+
+// writeSources lists the result's sources: each channel and product the
+// world says something of, one per line, then the ones it gives no source
+// for on one line, so every one is named once. Only the channels and
+// products of the routes shown are listed.
+func writeSources(tw *errWriter, res *Result) {
+	sources := res.UsedSources()
+	if len(sources) == 0 {
+		return
+	}
+	tw.printf("\nSources (what %s says of each channel and product used above):\n", res.Query.Ecosystem)
+	var none []string
+	for _, s := range sources {
+		if s.Source == "" {
+			none = append(none, s.Kind+" "+s.ID)
+			continue
+		}
+		tw.printf("  %s %s: %s\n", s.Kind, s.ID, s.Source)
+	}
+	if len(none) > 0 {
+		tw.printf("  No source given for: %s.\n", strings.Join(none, ", "))
+	}
 }
 
 func writeRoute(tw *errWriter, n int, r *Route) {
@@ -67,8 +94,12 @@ func writeRoute(tw *errWriter, n int, r *Route) {
 		if h.FromHolder != h.ToHolder {
 			holder = " (" + h.FromHolder + " → " + h.ToHolder + ")"
 		}
-		tw.printf("    %d) %s → %s%s  %s by %s in %s, fee %s, %s–%s, success %s\n", i+1, h.From, h.To, holder,
-			h.Channel, h.Institution, strings.Join(h.Apps, "→"), money.FormatYuan(h.FeeFen),
+		mark := ""
+		if h.Unverified {
+			mark = " [unverified]"
+		}
+		tw.printf("    %d) %s → %s%s  %s%s by %s in %s, fee %s, %s–%s, success %s\n", i+1, h.From, h.To, holder,
+			h.Channel, mark, h.Institution, strings.Join(h.Apps, "→"), money.FormatYuan(h.FeeFen),
 			Duration(h.TimeP50S), Duration(h.TimeP95S), percent(h.Success))
 	}
 	for _, f := range r.Findings {

@@ -258,7 +258,10 @@ func riskScanCmd() *cobra.Command {
 		Short: "Replay a transaction file through the engine and file its alerts into cases",
 		Long: `scan replays FILE(s) through the engine in time order and stores every
 alert in the case database, grouped into one case per holder and pattern
-family while the case is open or in review. Labels in the file are ignored.`,
+family while the case is open or in review. An alert is filed against the
+holder its pattern names (a fan-in's hub, a mule, a cycle's credit holder,
+an intermediary), not necessarily the payer of the transaction that
+completed it. Labels in the file are ignored.`,
 		Example: `  paybridge risk scan --format paysim ../shared/data/risk/paysim-sample.csv --db risk.db
   paybridge risk cases --db risk.db`,
 		RunE: func(cmd *cobra.Command, args []string) error {

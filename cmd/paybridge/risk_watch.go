@@ -42,7 +42,12 @@ type watchFlags struct {
 	apply    bool
 	interval time.Duration
 	asJSON   bool
+	full     bool
 }
+
+// followSnapshotEvery is how many outbox seqs pass between the snapshots a
+// watch --follow saves (one more is saved when it stops).
+const followSnapshotEvery = 4096
 
 func riskWatchCmd() *cobra.Command {
 	var f watchFlags
@@ -52,15 +57,27 @@ func riskWatchCmd() *cobra.Command {
 		Long: `watch feeds every posted hop of the payments in --db (the ledger 'paybridge
 pay' writes) through the risk engine, in outbox order, prints each decision
 that asks for more than allow (verdict, score, actions, the rules that
-matched with the feature values they read, the detected pattern and its
-members) and files its alerts into the case database --cases, one case per
-holder and pattern family.
+matched with the feature values they read, the holder each rule's actions
+address and why, the detected pattern and its members) and files its alerts
+into the case database --cases, one case per holder and pattern family.
 
-The engine's windows and graph live in memory: each run replays the whole
-outbox to rebuild them, and reports and files only the hops after the cursor
-it saved in --cases on its previous run (named after the ledger file's
-absolute path). Re-running watch therefore files nothing new; an alert
-delivered twice after a crash is filed once. A ledger recreated at the same
+Actions and alerts go to the holder the pattern names, not to whoever paid
+the hop that closed it: for a credit cycle the holder whose credit line
+funded it, for gather-scatter and scatter-gather the intermediary, for a
+mule chain the holder cashing out, for fan-in and fan-out the hub; a
+credit cash-out rule without a pattern addresses the holder whose credit
+the money was.
+
+The engine's windows and graph live in memory. Each run saves a snapshot of
+them (and of the payments in flight) in --cases beside its cursor, both
+named after the ledger file's absolute path; the next run restores it and
+replays only the outbox after it, or, when the snapshot cannot be used
+(corrupt, written by another version, taken under other --rules, or of a
+recreated ledger), says why on stderr and replays the whole outbox.
+--full-replay ignores the snapshot. Either way watch reports and files only
+the hops after the cursor it saved on its previous run. Re-running watch
+therefore files nothing new; an alert delivered twice after a crash is filed
+once. A ledger recreated at the same
 path needs a new --cases file: watch refuses a cursor beyond the ledger's
 end (exit 2), but cannot tell a recreated ledger that has grown past it. Without --apply, watch never
 writes to --db (no seeding, no commits, no background indexing), so it can
@@ -93,6 +110,8 @@ The summary goes to stderr.`,
   paybridge risk watch --db pay.db --cases risk.db --follow --interval 2s --json
   # Freeze and cut credit lines as the rules ask (no other process writing pay.db)
   paybridge risk watch --db pay.db --cases risk.db --apply
+  # Rebuild the engine from the whole outbox rather than the saved snapshot
+  paybridge risk watch --db pay.db --cases risk.db --full-replay
   # A ledger seeded with another world (the what-if file pay used)
   paybridge risk watch --db what-if.db --ecosystem what-if.yaml --cases risk.db`,
 		Args: cobra.NoArgs,
@@ -107,6 +126,7 @@ The summary goes to stderr.`,
 	fl.BoolVar(&f.apply, "apply", false, "apply freeze and cut_credit_limit to the ledger (commits to --db; not with --follow)")
 	fl.DurationVar(&f.interval, "interval", time.Second, "with --follow, time between polls (10ms..24h)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per finding and line")
+	fl.BoolVar(&f.full, "full-replay", false, "rebuild the engine by replaying the whole outbox, ignoring the snapshot saved in --cases (a new one is saved)")
 	return c
 }
 
@@ -142,12 +162,21 @@ func runRiskWatch(cmd *cobra.Command, f watchFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	feed := &riskfeed.Feed{
-		Engine: risk.NewEngine(rs),
-		Cursor: riskfeed.StoreCursor{Store: cs, Name: "payments:" + abs},
-		Cases:  cs,
-	}
 	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	snaps := riskfeed.StoreSnapshots{Store: cs, Name: "payments:" + abs}
+	feed := &riskfeed.Feed{
+		Engine:    risk.NewEngine(rs),
+		Cursor:    riskfeed.StoreCursor{Store: cs, Name: "payments:" + abs},
+		Cases:     cs,
+		Snapshots: snaps,
+		Logf:      func(format string, args ...any) { fmt.Fprintf(errw, "risk watch: "+format+"\n", args...) },
+	}
+	if f.full {
+		feed.Snapshots = replayOnly{snaps}
+	}
+	if f.follow {
+		feed.SnapshotEvery = followSnapshotEvery
+	}
 	var total watchTotals
 	for {
 		if err := watchPoll(ctx, cmd, f, feed, out, &total); err != nil {
@@ -171,6 +200,12 @@ func runRiskWatch(cmd *cobra.Command, f watchFlags) error {
 		}
 		if ctx.Err() != nil {
 			break
+		}
+	}
+	if f.follow {
+		// The last events since the periodic snapshot (the cursor is saved).
+		if err := feed.SaveSnapshot(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(errw, "risk watch: %v\n", err)
 		}
 	}
 	fmt.Fprintf(errw, "risk watch: %d new hops, %d findings, %d alerts filed into %d cases (%s); cursor at outbox seq %d\n",
@@ -250,7 +285,11 @@ func watchPoll(ctx context.Context, cmd *cobra.Command, f watchFlags, feed *risk
 	if f.apply {
 		feed.Applier = riskfeed.LedgerActions{Ledger: w.led}
 	}
+	first := total.cases == nil
 	rs, err := feed.Poll(ctx)
+	if st := feed.SnapshotStatus(); first && st.Loaded {
+		fmt.Fprintf(cmd.ErrOrStderr(), "risk watch: engine restored from the snapshot at outbox seq %d; replayed only the outbox after it\n", st.Seq)
+	}
 	if errors.Is(err, riskfeed.ErrUnknownChannel) {
 		return usageErrorf("--ecosystem: %v in --db %s; give the world the payments were made in", err, f.world.db)
 	}
@@ -287,6 +326,12 @@ func watchPoll(ctx context.Context, cmd *cobra.Command, f watchFlags, feed *risk
 	return nil
 }
 
+// replayOnly is a snapshot store that has no snapshot to load (so the feed
+// replays the whole outbox) but saves into the one it wraps.
+type replayOnly struct{ riskfeed.SnapshotStore }
+
+func (replayOnly) LoadSnapshot(context.Context) ([]byte, error) { return nil, nil }
+
 func riskWriteJSONLine(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -319,6 +364,9 @@ func printFinding(w io.Writer, r riskfeed.Result) {
 		}
 		if len(vals) > 0 {
 			fmt.Fprintf(w, "    values: %s\n", strings.Join(vals, " "))
+		}
+		if tg := m.Target; tg.Holder != "" {
+			fmt.Fprintf(w, "    addressed to %s (%s): %s\n", tg.Holder, tg.Role, tg.Reason)
 		}
 		if p := m.Pattern; p != nil {
 			fmt.Fprintf(w, "    pattern %s: holders %s\n", p.Family, strings.Join(p.Holders, ", "))

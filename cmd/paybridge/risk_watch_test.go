@@ -151,7 +151,10 @@ func TestRiskWatchEndToEnd(t *testing.T) {
 		found[c.Family+"/"+c.Holder] = true
 		alerts += c.Alerts
 	}
-	for _, k := range []string{"gather-scatter/mid", "cycle/taobao_shop"} {
+	// Each case is the holder's the pattern names: the intermediary, and
+	// for the cycle the holder whose credit line it cashed out (not the
+	// shop that paid the closing cash back).
+	for _, k := range []string{"gather-scatter/mid", "cycle/me", "credit-cash-out/me"} {
 		if !found[k] {
 			t.Errorf("risk cases lacks %s: %+v", k, listed)
 		}
@@ -185,7 +188,7 @@ func TestRiskWatchEndToEnd(t *testing.T) {
 	// The human form names the rule, the pattern and its members.
 	human := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", filepath.Join(dir, "fresh.db"))
 	t.Logf("risk watch (human):\n%s%s", human.stdout, human.stderr)
-	for _, s := range []string{"rule gather-scatter", "pattern gather-scatter: holders", "values:", "filed into case"} {
+	for _, s := range []string{"rule gather-scatter", "pattern gather-scatter: holders", "values:", "addressed to mid (intermediary)", "addressed to me (credit-holder)", "filed into case"} {
 		if !strings.Contains(human.stdout, s) {
 			t.Errorf("human output lacks %q:\n%s", s, human.stdout)
 		}
@@ -276,8 +279,12 @@ func (s *syncBuffer) String() string {
 
 // TestRiskWatchApply: a mule chain made with real 'paybridge pay' runs
 // (credit-funded money reaches mid, who withdraws the same amount minutes
-// later); 'risk watch --apply' freezes mid on the ledger, mid's next payment
-// is rejected as frozen, and a second --apply run changes nothing.
+// later) and a credit cycle (me's Huabei money spent at a shop comes back
+// as cash back); 'risk watch --apply' freezes mid and cuts me's Huabei
+// line (the holder whose credit the cycle cashed out, not the shop that
+// paid the closing hop): mid's next payment is rejected as frozen, me's
+// Huabei draw beyond the cut limit is rejected, and a second --apply run
+// changes nothing.
 func TestRiskWatchApply(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildPaybridge(t)
@@ -287,6 +294,9 @@ func TestRiskWatchApply(t *testing.T) {
 	pay("alipay.huabei", "alipay.balance", "p1", "p1", "huabei_topup_balance", 3000, 0)
 	pay("alipay.balance", "alipay.balance", "p1", "mid", "alipay_transfer", 3000, 5*time.Minute)
 	pay("alipay.balance", "icbc.debit", "mid", "mid", "alipay_withdraw", 3000, 20*time.Minute)
+	// Before the cut, me could draw 19,000 more yuan of its 20,000 Huabei line.
+	pay("alipay.huabei", "alipay.merchant", "me", "taobao_shop", "huabei_pay_taobao", 1000, 30*time.Minute)
+	pay("alipay.merchant", "alipay.balance", "taobao_shop", "me", "taobao_cashback", 950, 40*time.Minute)
 
 	if r := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--follow"); r.code != 2 || !strings.Contains(r.stderr, "--apply") {
 		t.Errorf("--apply --follow: exit %d %q, want 2", r.code, r.stderr)
@@ -295,20 +305,42 @@ func TestRiskWatchApply(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("watch --apply: exit %d %s", r.code, r.stderr)
 	}
-	var res struct {
+	type finding struct {
 		Decision struct {
 			Subject string `json:"subject"`
 			Matches []struct {
-				Rule string `json:"rule"`
+				Rule   string `json:"rule"`
+				Target struct {
+					Holder string `json:"holder"`
+					Role   string `json:"role"`
+					Reason string `json:"reason"`
+				} `json:"target"`
 			} `json:"matches"`
 		} `json:"decision"`
-		Applied []string `json:"applied"`
+		Applied    []string `json:"applied"`
+		NotApplied []string `json:"not_applied"`
 	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &res); err != nil {
-		t.Fatalf("watch --apply --json: want one finding: %v\n%s", err, r.stdout)
+	var frozen, cut bool
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var res finding
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatalf("watch --apply --json line %q: %v", line, err)
+		}
+		if len(res.NotApplied) > 0 {
+			t.Errorf("actions not applied: %v", res.NotApplied)
+		}
+		for _, m := range res.Decision.Matches {
+			switch {
+			case strings.HasPrefix(m.Rule, "mule-"):
+				frozen = frozen || res.Decision.Subject == "mid" && m.Target.Holder == "mid" && m.Target.Role == "mule" && slices.Contains(res.Applied, "freeze")
+			case m.Rule == "cycle":
+				cut = res.Decision.Subject == "taobao_shop" && m.Target.Holder == "me" && m.Target.Role == "credit-holder" && strings.Contains(m.Target.Reason, "me") &&
+					slices.Contains(res.Applied, "cut_credit_limit:80 on me")
+			}
+		}
 	}
-	if res.Decision.Subject != "mid" || !slices.Contains(res.Applied, "freeze") || len(res.Decision.Matches) == 0 || !strings.HasPrefix(res.Decision.Matches[0].Rule, "mule-") {
-		t.Fatalf("finding %+v, want mid frozen by a mule rule", res)
+	if !frozen || !cut {
+		t.Fatalf("mid frozen as the mule: %v; me's credit line cut for the shop's cash back: %v\n%s", frozen, cut, r.stdout)
 	}
 	start := time.Date(2023, 5, 5, 11, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	p := runPaybridge(t, bin, "pay", "--db", db, "--ecosystem", eco, "--policy", "advisory", "--from", "alipay.balance", "--to", "alipay.balance",
@@ -316,6 +348,13 @@ func TestRiskWatchApply(t *testing.T) {
 	if p.code != 1 || !strings.Contains(p.stderr, "rejected") || !strings.Contains(p.stderr, "frozen") {
 		t.Errorf("payment from frozen mid: exit %d, %q; want rejected as frozen", p.code, p.stderr)
 	}
+	// me's line is now 4,000 yuan with 1,000 drawn: 3,500 more is refused, 2,000 still goes.
+	p = runPaybridge(t, bin, "pay", "--db", db, "--ecosystem", eco, "--policy", "advisory", "--from", "alipay.huabei", "--to", "alipay.merchant",
+		"--from-holder", "me", "--to-holder", "taobao_shop", "--channels", "huabei_pay_taobao", "--amount", "3500", "--at", start.Add(5*time.Minute).Format(time.RFC3339))
+	if p.code != 1 || !strings.Contains(p.stderr, "rejected") {
+		t.Errorf("3,500 yuan on me's cut Huabei line: exit %d, %q; want rejected", p.code, p.stderr)
+	}
+	pay("alipay.huabei", "alipay.merchant", "me", "taobao_shop", "huabei_pay_taobao", 2000, 66*time.Minute)
 	// Money can still reach mid.
 	pay("alipay.balance", "alipay.balance", "q1", "mid", "alipay_transfer", 50, 70*time.Minute)
 	again := runPaybridge(t, bin, "risk", "watch", "--db", db, "--ecosystem", eco, "--cases", cases, "--apply", "--json")

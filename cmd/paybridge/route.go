@@ -42,7 +42,10 @@ p50–p95, success), the amount sent and delivered, the total fee and cost ratio
 the time mean/p50/p95 (hop distributions combined; with --at, clearing windows
 make hops wait), the success probability, the number of app switches, and the
 compliance verdict: allowed, warned or refused, with each rule's id, citation
-and a one-sentence explanation.
+and a one-sentence explanation. A hop over a channel the world tags unverified
+(no public source found) is marked [unverified], and the table ends with
+Sources: every channel and product used, once, with the world's note and the
+dates it is in force (--json: each hop's source and unverified, and sources).
 
 Without --at the plan is for now (this computer's clock): a channel whose
 valid_from is later or whose valid_until has passed — a fee or limit no
@@ -68,6 +71,9 @@ to the same holder unless --to-holder names another (e.g. "friend").`,
 
   # The legal alternatives for your own Alipay balance, cheapest first
   paybridge route --from alipay.balance --to wechat.change --amount 1000 --objective cost
+
+  # The real-world answer (public facts), with where each figure comes from
+  paybridge route --ecosystem cn-facts --from alipay.balance --to wechat.change --amount 1000
 
   # Friday evening: clearing windows make bank hops wait
   paybridge route --from alipay.balance --to wechat.change --amount 1000 --at 2023-05-05T18:30:00+08:00
@@ -249,6 +255,7 @@ func pickRoute(res *route.Result, id string) (*route.Result, error) {
 			if rt.ID == id {
 				picked := *r
 				picked.Routes, picked.Alternative = []route.Route{rt}, nil
+				picked.Sources = picked.UsedSources()
 				return &picked, nil
 			}
 			ids = append(ids, rt.ID)

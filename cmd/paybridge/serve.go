@@ -15,9 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paybridge/paybridge/api"
+	"github.com/paybridge/paybridge/api/stream"
 	"github.com/paybridge/paybridge/calibrate"
 	"github.com/paybridge/paybridge/clock"
 	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/payment"
 )
 
 // serveFlags are `paybridge serve`'s flags.
@@ -162,8 +164,11 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		mode = "manual"
 	}
 	eco := w.eco
+	// One hub reads the outbox once per commit and fans the events out to
+	// every open stream (and reads nothing while no stream is open).
+	hub := stream.NewHub(payment.NewOutbox(w.led), stream.Options{})
 	srv := api.New(api.Config{Ecosystem: eco, Rules: rules, Ledger: w.led, Executor: w.x, Clock: base, ClockMode: mode,
-		Auth: keys, Keys: keys, Logger: logger,
+		Auth: keys, Keys: keys, Logger: logger, Streams: hub,
 		Calibration: func() (any, error) { return calibrate.Run(eco) }})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	hs.RegisterOnShutdown(srv.CloseStreams)
@@ -171,6 +176,8 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- srv.Run(runCtx) }()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- hub.Run(runCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- hs.Serve(ln) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "db", f.world.db, "ecosystem", eco.ID, "clock", mode,
@@ -181,6 +188,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	case err := <-serveDone:
 		stopRun()
 		<-runDone
+		<-hubDone
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("shutting down: no new connections; finishing requests and commits in flight")
@@ -195,6 +203,9 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	stopRun()
 	if err := <-runDone; err != nil {
 		logger.Warn("scheduler", "err", err)
+	}
+	if err := <-hubDone; err != nil && !errors.Is(err, context.Canceled) {
+		logger.Warn("event stream hub", "err", err)
 	}
 	logger.Info("stopped; ledger closed", "payments", len(w.x.List()))
 	return nil

@@ -1,0 +1,6 @@
+//go:build !race
+
+package stream
+
+// streamCount is how many streams TestManyStreams opens.
+const streamCount = 1000

@@ -1,0 +1,6 @@
+//go:build !race
+
+package stream_test
+
+// manyStreams is how many streams TestServerStreams opens.
+const manyStreams = 1000

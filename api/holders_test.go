@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -310,4 +311,40 @@ func TestAddHoldersWhilePlanningAndPaying(t *testing.T) {
 	if code, b := h.do("GET", "/v1/books", h.admin, ""); code != 200 || !strings.Contains(string(b), `"ok":true`) {
 		t.Errorf("books: %d %s", code, b)
 	}
+}
+
+// FuzzCreateHolder sends random bodies to the holder endpoints: never a
+// 5xx; a 201 leaves a holder or account that exists, and the books balance.
+func FuzzCreateHolder(f *testing.F) {
+	h := newHarness(f)
+	f.Add(true, "", `{"id":"alice","name":"Alice","kind":"person","kyc_level":2,"accounts":[{"product":"alipay.balance","opening_balance_fen":100000}]}`)
+	f.Add(true, "", `{"id":"m1","name":"M","kind":"merchant","accounts":[{"product":"wechat.merchant"},{"product":"icbc.debit","opening_balance_fen":9223372036854775807}]}`)
+	f.Add(true, "", `{"id":"","name":"","kind":"","kyc_level":-1,"accounts":null}`)
+	f.Add(false, "me", `{"product":"ecny.wallet","opening_balance_fen":100000}`)
+	f.Add(false, "friend", `{"product":"alipay.huabei","opening_balance_fen":-1}`)
+	f.Add(false, "%2e%2e", `{"product":"x"}`)
+	f.Fuzz(func(t *testing.T, newHolder bool, id, body string) {
+		path := "/v1/holders"
+		if !newHolder {
+			path = "/v1/holders/" + id + "/accounts"
+		}
+		send := func(method, path, body string) (int, string) {
+			req := httptest.NewRequest(method, "http://x/", strings.NewReader(body))
+			req.URL.Path, req.RequestURI = path, path
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+h.admin)
+			rec := httptest.NewRecorder()
+			h.srv.ServeHTTP(rec, req)
+			return rec.Code, rec.Body.String()
+		}
+		code, b := send("POST", path, body)
+		if code >= 500 {
+			t.Fatalf("POST %q %s: %d %s", path, body, code, b)
+		}
+		if code == 201 {
+			if code, b := send("GET", "/v1/books", ""); code != 200 || !strings.Contains(b, `"ok":true`) {
+				t.Fatalf("books after POST %q %s: %s", path, body, b)
+			}
+		}
+	})
 }

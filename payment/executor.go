@@ -490,7 +490,7 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 		share = min(money.MulRatioFloor(money.BasisPointsPerUnit, a.CreditShareFen, a.BalanceFen), money.BasisPointsPerUnit)
 	}
 	q := route.Query{From: req.From, To: req.To, AmountFen: req.AmountFen, FromHolder: fromH, ToHolder: toH,
-		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(eco, x.led, x.loc, hf, start), CreditShareBps: share}
+		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(eco, x.led, x.loc, hf, toH, start), CreditShareBps: share}
 	r, routeJSON, err := x.memo.pick(q, req, x.pick)
 	if err != nil {
 		return nil, "", err

@@ -120,7 +120,7 @@ func runKeysCreate(cmd *cobra.Command, db, role, institution, holder, ecoFlag st
 	}
 	if holder != "" {
 		if _, ok := eco.Holder(holder); !ok {
-			return usageErrorf("--holder: %q is not a holder of %s ('paybridge ecosystem show' lists them)", holder, eco.ID)
+			return usageErrorf("--holder: %q is not a holder of %s ('paybridge ecosystem show' lists them; a holder added with POST /v1/holders gets its key from POST /v1/keys)", holder, eco.ID)
 		}
 	}
 	s, err := auth.Open(db)

@@ -130,6 +130,10 @@ func TestNewHolderPlansAndPays(t *testing.T) {
 	if pl.Result.Query.FromHolder != "alice" || len(pl.Result.Routes) == 0 || pl.Result.Routes[0].Verdict != "allowed" {
 		t.Fatalf("alice's plan: %s", b)
 	}
+	// Her accounts are the ones opened: no plan into another.
+	if code, b := h.do("POST", "/v1/plans", k.Key, `{"from":"alipay.balance","to":"icbc.debit","amount_fen":100}`); code != 400 || errorOf(t, b).Field != "to_holder" {
+		t.Errorf("plan into alice's unopened icbc.debit: %d %s", code, b)
+	}
 	friendBefore := h.balance("friend", "alipay.balance")
 	code, b = h.do("POST", "/v1/payments", k.Key, fmt.Sprintf(`{"plan_id":%q}`, pl.PlanID))
 	if code != 201 {

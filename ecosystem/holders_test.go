@@ -78,9 +78,9 @@ func TestWithHoldersCopiesOnWrite(t *testing.T) {
 		}
 	}()
 	a := ecosystem.Holder{ID: "alice", Name: "Alice", Kind: "person", KYCLevel: 1}
-	grown := eco.WithHolders(a)
+	grown := eco.WithHolders(ecosystem.AddedHolder{Holder: a, Products: []string{"alipay.balance"}})
 	b := ecosystem.Holder{ID: "bob", Name: "Bob", Kind: "merchant"}
-	grown2 := grown.WithHolders(b)
+	grown2 := grown.WithHolders(ecosystem.AddedHolder{Holder: b})
 	close(stop)
 	wg.Wait()
 	if h, ok := grown2.Holder("alice"); !ok || *h != a {
@@ -107,5 +107,31 @@ func TestWithHoldersCopiesOnWrite(t *testing.T) {
 	}
 	if err := grown2.Validate(); err != nil {
 		t.Errorf("the grown world does not validate: %v", err)
+	}
+	// Accounts: an added holder has those opened for it; the file's, all.
+	for _, c := range []struct {
+		e               *ecosystem.Ecosystem
+		holder, product string
+		want            bool
+	}{
+		{grown2, "alice", "alipay.balance", true}, {grown2, "alice", "wechat.change", false},
+		{grown2, "bob", "alipay.balance", false}, {grown2, "me", "wechat.change", true}, {eco, "alice", "wechat.change", true},
+	} {
+		if got := c.e.HasAccountOf(c.holder, c.product); got != c.want {
+			t.Errorf("HasAccountOf(%s, %s) = %v", c.holder, c.product, got)
+		}
+	}
+	opened := grown2.WithAccounts("alice", "wechat.change", "alipay.balance")
+	if !opened.HasAccountOf("alice", "wechat.change") || !opened.HasAccountOf("alice", "alipay.balance") || grown2.HasAccountOf("alice", "wechat.change") {
+		t.Error("WithAccounts")
+	}
+	if opened.HoldersAddedTo(grown2) || !opened.HoldersAddedTo(opened) {
+		t.Error("a world with an account opened for an existing holder counts as holders added only")
+	}
+	if more := opened.WithHolders(ecosystem.AddedHolder{Holder: ecosystem.Holder{ID: "carol", Name: "C", Kind: "person"}}); !more.HoldersAddedTo(opened) {
+		t.Error("holders added after an opening")
+	}
+	if eco.WithAccounts("me", "x") != eco {
+		t.Error("WithAccounts for a file holder made a new world")
 	}
 }

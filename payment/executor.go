@@ -491,7 +491,7 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	}
 	q := route.Query{From: req.From, To: req.To, AmountFen: req.AmountFen, FromHolder: fromH, ToHolder: toH,
 		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(eco, x.led, x.loc, hf, toH, start), CreditShareBps: share}
-	r, routeJSON, err := x.memo.pick(q, req, x.pick)
+	r, routeJSON, err := x.memo.pick(eco, q, req, x.pick)
 	if err != nil {
 		return nil, "", err
 	}
@@ -511,17 +511,17 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 
 // pick returns the route the request names or the planner's best allowed
 // one (nil if there is none).
-func (x *Executor) pick(q route.Query, req Request) (*route.Route, error) {
+func (x *Executor) pick(eco *ecosystem.Ecosystem, q route.Query, req Request) (*route.Route, error) {
 	if len(req.Channels) > 0 {
 		// Check is Evaluate without the time statistics, which are
 		// memoised separately (timesOf): the same route, a fraction of the cost.
-		r, err := route.Check(x.ecosystem(), q, req.Channels, x.rules)
+		r, err := route.Check(eco, q, req.Channels, x.rules)
 		if err != nil {
 			return nil, requestErr(err)
 		}
 		return r, x.memo.timesOf(r, q.At)
 	}
-	res, err := route.Plan(x.ecosystem(), q, x.rules)
+	res, err := route.Plan(eco, q, x.rules)
 	if err != nil {
 		return nil, requestErr(err)
 	}

@@ -103,7 +103,7 @@ func (x *Executor) AddHolder(ctx context.Context, h ecosystem.Holder, opens []Op
 	if err := x.submitOpenings(ctx, b); err != nil {
 		return nil, err
 	}
-	x.eco.Store(eco.WithHolders(h))
+	x.eco.Store(eco.WithHolders(ecosystem.AddedHolder{Holder: h, Products: productsOf(b)}))
 	return x.accountsOf(b), nil
 }
 
@@ -132,7 +132,19 @@ func (x *Executor) OpenAccounts(ctx context.Context, holder string, opens []Open
 	if err := x.submitOpenings(ctx, b); err != nil {
 		return nil, err
 	}
+	// Routes through the new accounts exist now: publish them (the route
+	// memo then forgets the routes chosen without them).
+	x.eco.Store(eco.WithAccounts(h.ID, productsOf(b)...))
 	return x.accountsOf(b), nil
+}
+
+// productsOf returns the products of the accounts a batch creates.
+func productsOf(b *ledger.Batch) []string {
+	out := make([]string, len(b.Accounts))
+	for i, a := range b.Accounts {
+		out[i] = a.Product
+	}
+	return out
 }
 
 // openBatch checks the openings for holder h and returns the batch that
@@ -240,12 +252,12 @@ func (x *Executor) accountsOf(b *ledger.Batch) []ledger.Account {
 }
 
 // loadHolders merges the holders recorded in the ledger into the
-// executor's ecosystem. A recorded holder the ecosystem file now defines
+// executor's ecosystem, each with the accounts the ledger has for it. A recorded holder the ecosystem file now defines
 // too is the file's, if it is the same kind of holder; another kind is an
 // error (the accounts were opened for the recorded one).
 func (x *Executor) loadHolders(ctx context.Context) error {
 	eco := x.ecosystem()
-	var added []ecosystem.Holder
+	var added []ecosystem.AddedHolder
 	seen := map[string]bool{}
 	var after uint64
 	for {
@@ -268,7 +280,13 @@ func (x *Executor) loadHolders(ctx context.Context) error {
 				continue // AddHolder never records a holder twice; a replayed record is harmless
 			}
 			seen[h.ID] = true
-			added = append(added, h)
+			a := ecosystem.AddedHolder{Holder: h}
+			for _, pid := range eco.ProductIDs() { // the accounts opened for it, with it or after
+				if _, ok := x.led.Account(HolderAccount(h.ID, pid)); ok {
+					a.Products = append(a.Products, pid)
+				}
+			}
+			added = append(added, a)
 		}
 		if len(recs) < ledger.MaxHistoryPage {
 			break

@@ -275,3 +275,54 @@ func TestHolderIDLimitIsTheLedgers(t *testing.T) {
 		t.Fatalf("ecosystem.MaxHolderIDLength %d > ledger.MaxNameLen %d", ecosystem.MaxHolderIDLength, ledger.MaxNameLen)
 	}
 }
+
+// TestUnopenedAccounts: an added holder's accounts are the ones opened for
+// it: no route goes through another (before, the ledger refused the hop
+// with an account_not_found), and once accounts are opened the routes
+// through them are found (the route memo forgets what it chose before).
+func TestUnopenedAccounts(t *testing.T) {
+	w := newWorld(t, compliance.PolicyStrict)
+	ctx := context.Background()
+	if _, err := w.x.AddHolder(ctx, alice, []Opening{{Product: "alipay.balance", OpeningFen: 50_000}}); err != nil {
+		t.Fatal(err)
+	}
+	toWechat := Request{From: "alipay.balance", FromHolder: "alice", To: "wechat.change", AmountFen: 10_000, Seed: 1}
+	var re *RequestError
+	if _, err := w.x.Pay(ctx, toWechat); !errors.As(err, &re) || re.Field != "to_holder" || !strings.Contains(re.Reason, "no account of product wechat.change") {
+		t.Fatalf("to an unopened account: %v", err)
+	}
+	if _, err := w.x.OpenAccounts(ctx, "alice", []Opening{{Product: "wechat.change"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.x.Pay(ctx, toWechat)
+	if err != nil || p.State != StateRejected || strings.Contains(p.Reason, "not_found") {
+		t.Fatalf("with no bank account to pass through: %v %s %q", err, p.State, p.Reason)
+	}
+	if _, err := w.x.OpenAccounts(ctx, "alice", []Opening{{Product: "icbc.debit"}, {Product: "cmb.debit"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err = w.x.Pay(ctx, toWechat)
+	if err != nil || p.State != StateCompleted {
+		t.Fatalf("with bank accounts: %v %s %q", err, p.State, p.Reason)
+	}
+	for _, h := range p.Spec.Route.Hops {
+		for _, prod := range []string{h.From, h.To} {
+			if _, ok := w.led.Account(HolderAccount("alice", prod)); !ok {
+				t.Errorf("the route passes through alice's unopened %s", prod)
+			}
+		}
+	}
+	if got := w.balance("alice", "wechat.change"); got != p.DeliveredFen() || got < 9_000 {
+		t.Errorf("wechat.change %d, delivered %d", got, p.DeliveredFen())
+	}
+	w.checkBooks(t)
+	w.noPending(t)
+	// After a restart the accounts are read back from the ledger.
+	w.reopen(t)
+	eco := w.x.Ecosystem()
+	for prod, want := range map[string]bool{"alipay.balance": true, "wechat.change": true, "icbc.debit": true, "alipay.huabei": false} {
+		if got := eco.HasAccountOf("alice", prod); got != want {
+			t.Errorf("after restart alice has %s: %v", prod, got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package route
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -12,12 +13,19 @@ import (
 )
 
 // randomHolders draws holders to add to a world (ids new to it).
-func randomHolders(t *rapid.T) []ecosystem.Holder {
-	hs := make([]ecosystem.Holder, rapid.IntRange(1, 40).Draw(t, "added"))
+// randomHolders draws holders to add to e (ids new to it), each with
+// accounts of some of e's products.
+func randomHolders(t *rapid.T, e *ecosystem.Ecosystem) []ecosystem.AddedHolder {
+	hs := make([]ecosystem.AddedHolder, rapid.IntRange(1, 40).Draw(t, "added"))
 	for i := range hs {
-		hs[i] = ecosystem.Holder{ID: fmt.Sprintf("new%d", i), Name: "New",
+		hs[i].Holder = ecosystem.Holder{ID: fmt.Sprintf("new%d", i), Name: "New",
 			Kind:     rapid.SampledFrom(ecosystem.HolderKinds).Draw(t, "kind"),
 			KYCLevel: rapid.IntRange(0, 3).Draw(t, "kyc")}
+		for _, p := range e.Products {
+			if rapid.IntRange(0, 3).Draw(t, "opened") > 0 {
+				hs[i].Products = append(hs[i].Products, p.ID)
+			}
+		}
 	}
 	return hs
 }
@@ -30,7 +38,7 @@ func TestAddedHoldersChangeNoPlan(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		e := randomWorld(t)
 		rules := &fakeRules{shares: map[int64]bool{}, issuer: map[string]bool{}}
-		added := randomHolders(t)
+		added := randomHolders(t, e)
 		grown := e.WithHolders(added...)
 		pl := NewPlanner(e)
 		for range rapid.IntRange(1, 4).Draw(t, "queries") {
@@ -59,7 +67,7 @@ func TestAddedHoldersChangeNoPlan(t *testing.T) {
 	})
 }
 
-func ids(hs []ecosystem.Holder) []string {
+func ids(hs []ecosystem.AddedHolder) []string {
 	out := make([]string, len(hs))
 	for i, h := range hs {
 		out[i] = h.ID
@@ -84,7 +92,9 @@ func TestWithEcosystemSharesMemosOnlyForAddedHolders(t *testing.T) {
 	if _, err := pl.Plan(q0, nil); err != nil {
 		t.Fatal(err)
 	}
-	grown := pl.WithEcosystem(eco.WithHolders(ecosystem.Holder{ID: "alice", Name: "Alice", Kind: "person", KYCLevel: 2}))
+	aliceEco := eco.WithHolders(ecosystem.AddedHolder{Holder: ecosystem.Holder{ID: "alice", Name: "Alice", Kind: "person", KYCLevel: 2},
+		Products: []string{"alipay.balance"}})
+	grown := pl.WithEcosystem(aliceEco)
 	if _, err := grown.Plan(q0, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +104,19 @@ func TestWithEcosystemSharesMemosOnlyForAddedHolders(t *testing.T) {
 	res, err := grown.Plan(q, nil)
 	if err != nil || len(res.Routes) == 0 || res.Routes[0].Verdict != VerdictAllowed {
 		t.Fatalf("to alice once she exists: %v %+v", err, res)
+	}
+	// An account not opened for an added holder is none of hers: no plan
+	// through it; once opened, the planner over the new world plans it.
+	viaWechat := Query{From: "alipay.balance", FromHolder: "alice", To: "wechat.change", AmountFen: 10_000, Seed: 1}
+	if _, err := grown.Plan(viaWechat, nil); err == nil || !strings.Contains(err.Error(), "no account of product wechat.change") {
+		t.Fatalf("a plan to alice's unopened wechat.change: %v", err)
+	}
+	opened := grown.WithEcosystem(aliceEco.WithAccounts("alice", "wechat.change"))
+	if s := opened.Stats(); s.ResultSize != 0 {
+		t.Errorf("a planner over a world with an account opened kept its results: %v", s)
+	}
+	if res, err := opened.Plan(viaWechat, nil); err != nil || len(res.Routes) == 0 {
+		t.Fatalf("to alice's wechat.change once opened: %v", err)
 	}
 	other, err := ecosystems.Load(ecosystems.Default)
 	if err != nil {
@@ -112,9 +135,10 @@ func BenchmarkPlanManyHolders(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, n := range []int{0, 10_000} {
-		hs := make([]ecosystem.Holder, n)
+		hs := make([]ecosystem.AddedHolder, n)
 		for i := range hs {
-			hs[i] = ecosystem.Holder{ID: fmt.Sprintf("h%d", i), Name: "H", Kind: "person", KYCLevel: 2}
+			hs[i] = ecosystem.AddedHolder{Holder: ecosystem.Holder{ID: fmt.Sprintf("h%d", i), Name: "H", Kind: "person", KYCLevel: 2},
+				Products: []string{"alipay.balance"}}
 		}
 		e := eco.WithHolders(hs...)
 		q := Query{From: "alipay.balance", To: "wechat.change", AmountFen: 100_000, Seed: 1}

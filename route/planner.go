@@ -188,7 +188,7 @@ func (p *planner) appsOfEdge(e *edge) []string {
 // is false when the channel cannot carry h's money.
 func (p *planner) targetHolder(e *edge, h int) (int, bool) {
 	if !e.ch.Requires.OtherHolder {
-		return h, canOwn(p.holders[h], p.products[e.to])
+		return h, canOwn(p.eco, p.holders[h], p.products[e.to])
 	}
 	target := p.holderIdx[p.q.ToHolder]
 	return target, target != h && p.nodeOf(e.to, target) == p.targetNode

@@ -251,47 +251,66 @@ func (x *Executor) accountsOf(b *ledger.Batch) []ledger.Account {
 	return out
 }
 
+// RecordSource reads a ledger's records: a *ledger.Engine, or a
+// ledger.Store read without opening an engine on it.
+type RecordSource interface {
+	Records(ctx context.Context, kind string, after uint64, limit int) ([]ledger.Record, error)
+}
+
+// ReadHolders returns the holders added to a ledger (AddHolder's
+// records), oldest first.
+func ReadHolders(ctx context.Context, src RecordSource) ([]ecosystem.Holder, error) {
+	var out []ecosystem.Holder
+	var after uint64
+	for {
+		recs, err := src.Records(ctx, HolderRecordKind, after, ledger.MaxHistoryPage)
+		if err != nil {
+			return nil, fmt.Errorf("payment: read holders: %w", err)
+		}
+		for _, r := range recs {
+			var h ecosystem.Holder
+			if err := json.Unmarshal(r.Data, &h); err != nil {
+				return nil, fmt.Errorf("payment: holder record %d: %w", r.Seq, err)
+			}
+			out = append(out, h)
+		}
+		if len(recs) < ledger.MaxHistoryPage {
+			return out, nil
+		}
+		after = recs[len(recs)-1].Seq
+	}
+}
+
 // loadHolders merges the holders recorded in the ledger into the
 // executor's ecosystem, each with the accounts the ledger has for it. A recorded holder the ecosystem file now defines
 // too is the file's, if it is the same kind of holder; another kind is an
 // error (the accounts were opened for the recorded one).
 func (x *Executor) loadHolders(ctx context.Context) error {
 	eco := x.ecosystem()
+	hs, err := ReadHolders(ctx, x.led)
+	if err != nil {
+		return err
+	}
 	var added []ecosystem.AddedHolder
 	seen := map[string]bool{}
-	var after uint64
-	for {
-		recs, err := x.led.Records(ctx, HolderRecordKind, after, ledger.MaxHistoryPage)
-		if err != nil {
-			return fmt.Errorf("payment: read holders: %w", err)
+	for _, h := range hs {
+		if file, ok := eco.Holder(h.ID); ok {
+			if file.Kind != h.Kind {
+				return fmt.Errorf("%w: holder %q was added as a %s, and ecosystem %s defines it as a %s", ErrOtherEcosystem, h.ID, h.Kind, eco.ID, file.Kind)
+			}
+			continue
 		}
-		for _, r := range recs {
-			var h ecosystem.Holder
-			if err := json.Unmarshal(r.Data, &h); err != nil {
-				return fmt.Errorf("payment: holder record %d: %w", r.Seq, err)
-			}
-			if file, ok := eco.Holder(h.ID); ok {
-				if file.Kind != h.Kind {
-					return fmt.Errorf("%w: holder %q was added as a %s, and ecosystem %s defines it as a %s", ErrOtherEcosystem, h.ID, h.Kind, eco.ID, file.Kind)
-				}
-				continue
-			}
-			if seen[h.ID] {
-				continue // AddHolder never records a holder twice; a replayed record is harmless
-			}
-			seen[h.ID] = true
-			a := ecosystem.AddedHolder{Holder: h}
-			for _, pid := range eco.ProductIDs() { // the accounts opened for it, with it or after
-				if _, ok := x.led.Account(HolderAccount(h.ID, pid)); ok {
-					a.Products = append(a.Products, pid)
-				}
-			}
-			added = append(added, a)
+		if seen[h.ID] {
+			continue // AddHolder never records a holder twice; a replayed record is harmless
 		}
-		if len(recs) < ledger.MaxHistoryPage {
-			break
+		seen[h.ID] = true
+		a := ecosystem.AddedHolder{Holder: h}
+		for _, pid := range eco.ProductIDs() { // the accounts opened for it, with it or after
+			if _, ok := x.led.Account(HolderAccount(h.ID, pid)); ok {
+				a.Products = append(a.Products, pid)
+			}
 		}
-		after = recs[len(recs)-1].Seq
+		added = append(added, a)
 	}
 	if len(added) > 0 {
 		x.eco.Store(eco.WithHolders(added...))

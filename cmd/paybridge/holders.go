@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/money"
 	"github.com/paybridge/paybridge/payment"
+	"github.com/paybridge/paybridge/store/sqlite"
 )
 
 func init() {
@@ -278,4 +280,25 @@ func printHolder(wr io.Writer, h holderOut, asJSON bool) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s yuan\n", a.Product, a.Institution, a.Balance)
 	}
 	return tw.Flush()
+}
+
+// addedHolder reports whether holder was added to the ledger in file db
+// (paybridge holders add, POST /v1/holders). It reads the holder records
+// only, without opening a ledger engine on the file nor indexing it, so
+// it is safe while a server runs on db; a missing file or one that is not
+// a ledger has none.
+func addedHolder(ctx context.Context, db, holder string) bool {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, err := sqlite.Open(db, sqlite.Options{MustExist: true, IdleIndex: -1})
+	if err != nil {
+		return false
+	}
+	defer s.Close()
+	hs, err := payment.ReadHolders(ctx, s)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(hs, func(h ecosystem.Holder) bool { return h.ID == holder })
 }

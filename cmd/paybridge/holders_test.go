@@ -146,6 +146,22 @@ func TestServeHoldersEndToEnd(t *testing.T) {
 	if code := s.call("POST", "/v1/holders/bob/accounts", admin, `{"product":"alipay.balance"}`, nil); code != 201 {
 		t.Fatalf("open bob's account: %d", code)
 	}
+	// A holder key for alice from another process while the server runs:
+	// keys create reads the added holders from the file.
+	kr := runPaybridge(t, bin, "keys", "create", "--db", db, "--role", "holder", "--holder", "alice", "--json")
+	var aliceKey struct{ Key string }
+	if err := json.Unmarshal([]byte(kr.stdout), &aliceKey); kr.code != 0 || err != nil {
+		t.Fatalf("keys create --holder alice: exit %d %v %s", kr.code, err, kr.stderr)
+	}
+	if code := s.call("GET", "/v1/accounts/alice/alipay.balance", aliceKey.Key, "", nil); code != 200 {
+		t.Errorf("alice's key reads her account: %d", code)
+	}
+	if code := s.call("GET", "/v1/accounts/friend/alipay.balance", aliceKey.Key, "", nil); code != 403 {
+		t.Errorf("alice's key reads friend's account: %d", code)
+	}
+	if kr := runPaybridge(t, bin, "keys", "create", "--db", db, "--role", "holder", "--holder", "carol"); kr.code != 2 {
+		t.Errorf("keys create for a holder nobody added: exit %d", kr.code)
+	}
 	var dup map[string]any
 	if code := s.call("POST", "/v1/holders", admin, `{"id":"alice","name":"Alice","kind":"person"}`, &dup); code != 409 {
 		t.Fatalf("duplicate: %d %v", code, dup)

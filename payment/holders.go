@@ -23,7 +23,9 @@ import (
 // start, before anything plans or pays. The executor publishes the grown
 // ecosystem as a new value (ecosystem.WithHolders, copy on write) with an
 // atomic store: readers never lock, and whatever snapshot one holds stays
-// valid, since snapshots differ only by holders added.
+// valid, since a later one differs only by holders added and accounts
+// opened (ecosystem.WithAccounts: an added holder has the accounts opened
+// for it, and the planner routes through those only).
 
 const (
 	// HolderRecordKind is the ledger record kind of a holder added at run

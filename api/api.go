@@ -69,6 +69,9 @@ type Streamer interface {
 
 // Config wires a Server.
 type Config struct {
+	// Ecosystem is the world the Executor was created with. The server
+	// serves the Executor's (Executor.Ecosystem), which grows as holders
+	// are added (POST /v1/holders).
 	Ecosystem *ecosystem.Ecosystem
 	Rules     route.RuleChecker // the policy payments and plans follow
 	Ledger    *ledger.Engine
@@ -110,7 +113,7 @@ type Server struct {
 	seqs      seqIndex
 	outbox    *payment.Outbox
 	planCache planCache
-	planner   *route.Planner // memoised planning over cfg.Ecosystem
+	planner   atomic.Pointer[route.Planner] // memoised planning over eco(): see routePlanner
 	sched     *scheduler
 	streams   Streamer
 	poller    *Poller
@@ -139,8 +142,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now), planner: route.NewPlanner(cfg.Ecosystem),
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, plans: newPlanStore(cfg.Now),
 		inflight: make(chan struct{}, cfg.MaxInFlight)}
+	s.planner.Store(route.NewPlanner(cfg.Executor.Ecosystem()))
 	s.outbox = payment.NewOutbox(cfg.Ledger)
 	s.poller = NewPoller(s.outbox)
 	s.streams = cfg.Streams

@@ -46,6 +46,8 @@ func (s *Server) routes() []routeDef {
 		{"GET /v1/ecosystem", read, s.getEcosystem},
 		{"GET /v1/holders", read, s.listHolders},
 		{"GET /v1/holders/{id}", read, s.getHolder},
+		{"POST /v1/holders", write, s.createHolder},              // admin; operator: with accounts at its institution (holders.go)
+		{"POST /v1/holders/{id}/accounts", write, s.openAccount}, // admin; operator: its institution's products
 		{"GET /v1/accounts", read, s.listAccounts},
 		{"GET /v1/accounts/{holder}/{product}", read, s.getAccount},
 		{"GET /v1/accounts/{holder}/{product}/history", read, s.accountHistory},
@@ -183,14 +185,14 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
 // ---- ecosystem, holders, accounts ----
 
 func (s *Server) getEcosystem(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, s.cfg.Ecosystem)
+	writeJSON(w, http.StatusOK, s.eco())
 	return nil
 }
 
 func (s *Server) listHolders(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
 	out := []any{}
-	for _, h := range s.cfg.Ecosystem.Holders {
+	for _, h := range s.eco().Holders {
 		if p.Role != RoleHolder || p.Holder == h.ID {
 			out = append(out, h)
 		}
@@ -201,9 +203,9 @@ func (s *Server) listHolders(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getHolder(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	h, ok := s.cfg.Ecosystem.Holder(id)
+	h, ok := s.eco().Holder(id)
 	if !ok {
-		return notFound("no holder %s in ecosystem %s", quote(id), s.cfg.Ecosystem.ID)
+		return notFound("no holder %s in ecosystem %s", quote(id), s.eco().ID)
 	}
 	if p := principalOf(r.Context()); p.Role == RoleHolder && p.Holder != id {
 		return forbidden("this key sees holder %s only", p.Holder)
@@ -216,8 +218,8 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
 	holder := r.URL.Query().Get("holder")
 	if holder != "" {
-		if _, ok := s.cfg.Ecosystem.Holder(holder); !ok {
-			return invalid("holder", "no holder %s in ecosystem %s", quote(holder), s.cfg.Ecosystem.ID)
+		if _, ok := s.eco().Holder(holder); !ok {
+			return invalid("holder", "no holder %s in ecosystem %s", quote(holder), s.eco().ID)
 		}
 		if p.Role == RoleHolder && p.Holder != holder {
 			return forbidden("this key sees holder %s only", p.Holder)
@@ -225,7 +227,7 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []accountView{}
 	for _, a := range s.cfg.Ledger.Accounts() {
-		if _, isHolder := s.cfg.Ecosystem.Holder(a.Holder); !isHolder || (holder != "" && a.Holder != holder) {
+		if _, isHolder := s.eco().Holder(a.Holder); !isHolder || (holder != "" && a.Holder != holder) {
 			continue
 		}
 		if a.ID != payment.HolderAccount(a.Holder, a.Product) || !p.SeesAccount(a.Holder, a.Institution) {
@@ -240,12 +242,12 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 // account resolves {holder}/{product} and checks the caller sees it.
 func (s *Server) account(r *http.Request) (ledger.Account, error) {
 	holder, product := r.PathValue("holder"), r.PathValue("product")
-	if _, ok := s.cfg.Ecosystem.Holder(holder); !ok {
-		return ledger.Account{}, notFound("no holder %s in ecosystem %s", quote(holder), s.cfg.Ecosystem.ID)
+	if _, ok := s.eco().Holder(holder); !ok {
+		return ledger.Account{}, notFound("no holder %s in ecosystem %s", quote(holder), s.eco().ID)
 	}
-	pr, ok := s.cfg.Ecosystem.Product(product)
+	pr, ok := s.eco().Product(product)
 	if !ok {
-		return ledger.Account{}, notFound("no product %s in ecosystem %s", quote(product), s.cfg.Ecosystem.ID)
+		return ledger.Account{}, notFound("no product %s in ecosystem %s", quote(product), s.eco().ID)
 	}
 	if !principalOf(r.Context()).SeesAccount(holder, pr.Institution) {
 		return ledger.Account{}, forbidden("this key does not see %s's %s account", holder, product)
@@ -408,7 +410,7 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 		// identical requests within a second share one planner run.
 		q.At = s.cfg.Clock.Now().Truncate(time.Second)
 	}
-	res, resJSON, err := s.planner.PlanJSON(q, s.cfg.Rules) // memoised by every Query field (planCache's key ignores usage and credit share)
+	res, resJSON, err := s.routePlanner().PlanJSON(q, s.cfg.Rules) // memoised by every Query field (planCache's key ignores usage and credit share)
 	if err != nil {
 		return queryError(err)
 	}
@@ -510,7 +512,7 @@ func (s *Server) request(p Principal, b paymentBody) (payment.Request, error) {
 	if p.Role == RoleOperator {
 		ok := false
 		for _, id := range []string{req.From, req.To} {
-			if pr, found := s.cfg.Ecosystem.Product(id); found && pr.Institution == p.Institution {
+			if pr, found := s.eco().Product(id); found && pr.Institution == p.Institution {
 				ok = true
 			}
 		}
@@ -546,7 +548,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			if !p.seesPayment(s.cfg.Ecosystem, pay.Spec) {
+			if !p.seesPayment(s.eco(), pay.Spec) {
 				return conflict("Idempotency-Key %s belongs to another caller's payment", quote(key))
 			}
 			return s.writePayment(w, pay, http.StatusOK)
@@ -572,7 +574,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if !p.seesPayment(s.cfg.Ecosystem, pay.Spec) {
+	if !p.seesPayment(s.eco(), pay.Spec) {
 		return conflict("Idempotency-Key %s belongs to another caller's payment", quote(key))
 	}
 	if key != "" {
@@ -611,7 +613,7 @@ func (s *Server) visiblePayment(r *http.Request) (*payment.Payment, error) {
 	if err != nil {
 		return nil, notFound("no payment %s", quote(id))
 	}
-	if !principalOf(r.Context()).seesPayment(s.cfg.Ecosystem, pay.Spec) {
+	if !principalOf(r.Context()).seesPayment(s.eco(), pay.Spec) {
 		return nil, notFound("no payment %s", quote(id)) // do not reveal others' payments
 	}
 	return pay, nil
@@ -636,8 +638,8 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) error {
 		return invalid("state", "state=%s is not one of %s", quote(state), strings.Join(states, ", "))
 	}
 	if holder != "" {
-		if _, ok := s.cfg.Ecosystem.Holder(holder); !ok {
-			return invalid("holder", "no holder %s in ecosystem %s", quote(holder), s.cfg.Ecosystem.ID)
+		if _, ok := s.eco().Holder(holder); !ok {
+			return invalid("holder", "no holder %s in ecosystem %s", quote(holder), s.eco().ID)
 		}
 	}
 	limit, err := pageLimit(r)
@@ -659,7 +661,7 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) error {
 		if (state != "" && pay.State != state) || (holder != "" && pay.Spec.FromHolder != holder && pay.Spec.ToHolder != holder) {
 			continue
 		}
-		if !p.seesPayment(s.cfg.Ecosystem, pay.Spec) {
+		if !p.seesPayment(s.eco(), pay.Spec) {
 			continue
 		}
 		if len(out) == limit {
@@ -739,9 +741,9 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) error {
 			v, ok := seen[ev.Payment]
 			if !ok {
 				if ev.Spec != nil {
-					v = p.seesPayment(s.cfg.Ecosystem, *ev.Spec)
+					v = p.seesPayment(s.eco(), *ev.Spec)
 				} else if pay, err := s.cfg.Executor.Get(ev.Payment); err == nil {
-					v = p.seesPayment(s.cfg.Ecosystem, pay.Spec)
+					v = p.seesPayment(s.eco(), pay.Spec)
 				}
 				seen[ev.Payment] = v
 			}
@@ -818,7 +820,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		return unavailable("this server cannot create keys")
 	}
 	p := Principal{Role: b.Role, Institution: b.Institution, Holder: b.Holder}
-	if e := p.validate(s.cfg.Ecosystem); e != nil {
+	if e := p.validate(s.eco()); e != nil {
 		return e
 	}
 	key, out, err := s.cfg.Keys.CreateKey(r.Context(), p)

@@ -3,6 +3,9 @@ package api
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/paybridge/paybridge/ecosystem"
+	"github.com/paybridge/paybridge/payment"
 )
 
 // op documents one operation of the OpenAPI document.
@@ -35,6 +38,13 @@ var operations = []op{
 	{pattern: "GET /v1/ecosystem", summary: "The ecosystem the server runs: institutions, products, channels, rules", roles: "every role", status: "200", response: "Object"},
 	{pattern: "GET /v1/holders", summary: "Holders (a holder key sees itself only)", roles: "every role", status: "200", response: "HolderList"},
 	{pattern: "GET /v1/holders/{id}", summary: "One holder", roles: "every role; holder: own only", params: []param{{"id", "path", "holder id", "me", true}}, status: "200", response: "Holder", errors: []string{"403", "404"}},
+	{pattern: "POST /v1/holders", summary: "Create a holder, optionally with accounts and their opening balances: one ledger commit, kept across restarts", roles: "admin; operator: only together with accounts at its own institution",
+		request: "HolderRequest", example: map[string]any{"id": "alice", "name": "Alice", "kind": "person", "kyc_level": 2,
+			"accounts": []any{map[string]any{"product": "alipay.balance", "opening_balance_fen": 100000}, map[string]any{"product": "alipay.huabei"}}},
+		status: "201", response: "CreatedHolder", errors: []string{"400", "403", "409", "413", "415"}},
+	{pattern: "POST /v1/holders/{id}/accounts", summary: "Open a holder's account of a product the ecosystem allows it, at zero or an opening balance (409 if open)", roles: "admin; operator: its institution's products",
+		params: []param{{"id", "path", "holder id", "alice", true}}, request: "AccountRequest", example: map[string]any{"product": "wechat.change", "opening_balance_fen": 20000},
+		status: "201", response: "Account", errors: []string{"400", "403", "404", "409", "413", "415"}},
 	{pattern: "GET /v1/accounts", summary: "Holders' accounts with balances and provenance", roles: "admin, auditor: all; operator: its institution's; holder: own",
 		params: []param{{"holder", "query", "only this holder's accounts", "me", false}}, status: "200", response: "AccountList", errors: []string{"400", "403"}},
 	{pattern: "GET /v1/accounts/{holder}/{product}", summary: "One account: balance, available, pending, credit-derived share (provenance)", roles: "admin, auditor; operator of the product's institution; the holder",
@@ -120,7 +130,15 @@ func schemas() map[string]any {
 			"delivered_fen": fen, "fee_fen": fen, "refunded_fen": fen, "due": str}, "id", "state", "events"),
 		"PaymentList": obj(map[string]any{"payments": map[string]any{"type": "array", "items": ref("Payment")}, "next_cursor": str}),
 		"Holder":      obj(map[string]any{"id": str, "name": str, "kind": str, "kyc_level": integ, "default": map[string]any{"type": "boolean"}}),
-		"HolderList":  obj(map[string]any{"holders": map[string]any{"type": "array", "items": ref("Holder")}}),
+		"HolderRequest": obj(map[string]any{"id": map[string]any{"type": "string", "description": "letters, digits, '_' and '-', at most 64 bytes; not an existing holder's or institution's id"},
+			"name": str, "kind": map[string]any{"type": "string", "enum": ecosystem.HolderKinds},
+			"kyc_level": map[string]any{"type": "integer", "minimum": 0, "maximum": ecosystem.MaxKYCLevel, "description": "identity-verification level (default 0); tiered products pick their class by it"},
+			"accounts":  map[string]any{"type": "array", "items": ref("AccountRequest"), "maxItems": payment.MaxOpenings}}, "id", "name", "kind"),
+		"AccountRequest": obj(map[string]any{"product": map[string]any{"type": "string", "description": "a product the ecosystem allows this holder (its holder_kind, holders and tiers)"},
+			"opening_balance_fen": map[string]any{"type": "integer", "format": "int64", "minimum": 0, "maximum": payment.MaxOpeningFen,
+				"description": "fen funded from the institution's external account, as the seeding funds the ecosystem's holders; stored-value and deposit products only, within their balance cap"}}, "product"),
+		"CreatedHolder": obj(map[string]any{"id": str, "name": str, "kind": str, "kyc_level": integ, "accounts": map[string]any{"type": "array", "items": ref("Account")}}),
+		"HolderList":    obj(map[string]any{"holders": map[string]any{"type": "array", "items": ref("Holder")}}),
 		"Account": obj(map[string]any{"holder": str, "product": str, "institution": str, "currency": str, "balance_fen": fen,
 			"available_fen": fen, "debits_pending_fen": fen, "credits_pending_fen": fen, "floor_fen": fen,
 			"credit_share_fen": map[string]any{"type": "integer", "description": "credit-derived part of the balance (provenance)"},

@@ -27,6 +27,10 @@ type Ecosystem struct {
 
 	// idx backs the lookup methods (Product, Channel, ChannelsFrom, …); see Reindex.
 	idx *lookupIndex
+	// opened holds, for each holder added at run time, the products it has
+	// accounts of (WithHolders, WithAccounts, HasAccountOf). Never
+	// serialised: the ledger is where those accounts are kept.
+	opened map[string]*productSet
 }
 
 // Holder is a real-name person or merchant who owns accounts.

@@ -72,6 +72,34 @@ func holds(p *ecosystem.Product, h *ecosystem.Holder) bool {
 	return p.HolderKind == "" || p.HolderKind == h.Kind
 }
 
+// holderAccount is holder h's account of product p: credit lines have
+// their floor at −limit, external products (cash) none.
+func holderAccount(h *ecosystem.Holder, p *ecosystem.Product, cur string) ledger.Account {
+	a := ledger.Account{ID: HolderAccount(h.ID, p.ID), Holder: h.ID, Institution: p.Institution, Product: p.ID, Currency: cur}
+	switch p.Kind {
+	case ecosystem.ProductCredit:
+		a.FloorFen = -p.CreditLimitFen
+	case ecosystem.ProductExternal:
+		a.Flags = ledger.AccountNoFloor
+	}
+	return a
+}
+
+// fundable reports whether an account of p may get an opening balance:
+// stored-value and deposit products (not credit lines, receivables or cash).
+func fundable(p *ecosystem.Product) bool {
+	return p.Kind == ecosystem.ProductStoredValue || p.Kind == ecosystem.ProductDeposit
+}
+
+// openingTransfer funds account a with amountFen from its institution's
+// external (issuance) account, so the books stay balanced: the institution
+// owes the holder what it issued. Its id is derived from the account's, so
+// an account has at most one opening and replaying it is harmless.
+func openingTransfer(a ledger.Account, amountFen int64) ledger.Transfer {
+	return ledger.Transfer{ID: ledger.TransferID(1<<63 | uint64(a.ID)), DebitAccount: ExternalAccount(a.Institution),
+		CreditAccount: a.ID, AmountFen: amountFen, Currency: a.Currency, Code: CodeOpening}
+}
+
 // clearingHouses returns the clearing layers hops may settle through: every
 // institution a channel names in Via, and Bilateral.
 func clearingHouses(eco *ecosystem.Ecosystem) []string {
@@ -116,18 +144,10 @@ func setupBatches(eco *ecosystem.Ecosystem, openingFen int64) []*ledger.Batch {
 			if !holds(p, h) {
 				continue
 			}
-			a := ledger.Account{ID: HolderAccount(h.ID, p.ID), Holder: h.ID, Institution: p.Institution, Product: p.ID, Currency: cur}
-			switch p.Kind {
-			case ecosystem.ProductCredit:
-				a.FloorFen = -p.CreditLimitFen
-			case ecosystem.ProductExternal:
-				a.Flags = ledger.AccountNoFloor
-			}
+			a := holderAccount(h, p, cur)
 			accs = append(accs, a)
-			fund := h.Kind == ecosystem.HolderPerson && (p.Kind == ecosystem.ProductStoredValue || p.Kind == ecosystem.ProductDeposit)
-			if fund && openingFen > 0 {
-				ts = append(ts, ledger.Transfer{ID: ledger.TransferID(1<<63 | uint64(a.ID)), DebitAccount: ExternalAccount(p.Institution),
-					CreditAccount: a.ID, AmountFen: openingFen, Currency: cur, Code: CodeOpening})
+			if h.Kind == ecosystem.HolderPerson && fundable(p) && openingFen > 0 {
+				ts = append(ts, openingTransfer(a, openingFen))
 			}
 		}
 	}

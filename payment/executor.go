@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paybridge/paybridge/clock"
@@ -67,13 +68,19 @@ type Config struct {
 // Executor creates and runs payments on one ledger. It is safe for
 // concurrent use; each payment runs under its own lock.
 type Executor struct {
-	eco   *ecosystem.Ecosystem
-	rules route.RuleChecker
-	guard HopGuard
-	ro    bool
-	led   *ledger.Engine
-	clk   clock.Clock
-	loc   *time.Location
+	// eco is the world, replaced (copy on write) when holders are added:
+	// see Ecosystem and AddHolder.
+	eco atomic.Pointer[ecosystem.Ecosystem]
+	// hmu serialises AddHolder and OpenAccounts; baseHolders is how many
+	// holders the ecosystem file has (the rest were added).
+	hmu         sync.Mutex
+	baseHolders int
+	rules       route.RuleChecker
+	guard       HopGuard
+	ro          bool
+	led         *ledger.Engine
+	clk         clock.Clock
+	loc         *time.Location
 	// clearingFree: no institution delays settlement (route.ClearingFree).
 	clearingFree bool
 
@@ -105,10 +112,11 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			loc = l
 		}
 	}
-	x := &Executor{eco: cfg.Ecosystem, rules: cfg.Rules, guard: cfg.Guard, ro: cfg.ReadOnly, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
+	x := &Executor{rules: cfg.Rules, guard: cfg.Guard, ro: cfg.ReadOnly, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
 		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
-	x.memo.eco = x.eco
-	x.clearingFree = route.ClearingFree(x.eco)
+	x.eco.Store(cfg.Ecosystem)
+	x.memo.eco = cfg.Ecosystem
+	x.clearingFree = route.ClearingFree(x.ecosystem())
 	if x.rules == nil {
 		x.rules = route.NoRules{}
 	}
@@ -117,10 +125,14 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		opening = DefaultOpeningFen
 	}
 	if x.ro {
-		if err := checkSeeded(ctx, x.led, x.eco); err != nil {
+		if err := checkSeeded(ctx, x.led, x.ecosystem()); err != nil {
 			return nil, err
 		}
-	} else if err := setup(ctx, x.led, x.eco, opening); err != nil {
+	} else if err := setup(ctx, x.led, x.ecosystem(), opening); err != nil {
+		return nil, err
+	}
+	x.baseHolders = len(cfg.Ecosystem.Holders)
+	if err := x.loadHolders(ctx); err != nil {
 		return nil, err
 	}
 	if err := x.load(ctx); err != nil {
@@ -203,7 +215,7 @@ func (x *Executor) downOf(ch *ecosystem.Channel) string {
 	}
 	ids := append([]string{ch.Institution}, ch.Via...)
 	for _, pid := range []string{ch.From, ch.To} {
-		if p, ok := x.eco.Product(pid); ok {
+		if p, ok := x.ecosystem().Product(pid); ok {
 			ids = append(ids, p.Institution)
 		}
 	}
@@ -444,9 +456,10 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	if req.FailHop < 0 {
 		return nil, "", &RequestError{"fail_hop", "must be 0 (none) or a hop number from 1"}
 	}
+	eco := x.ecosystem()
 	fromH := req.FromHolder
 	if fromH == "" {
-		if h := x.eco.DefaultHolder(); h != nil {
+		if h := eco.DefaultHolder(); h != nil {
 			fromH = h.ID
 		}
 	}
@@ -454,9 +467,14 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	if toH == "" {
 		toH = fromH
 	}
-	hf, ok := x.eco.Holder(fromH)
+	hf, ok := eco.Holder(fromH)
 	if !ok {
 		return nil, "", &RequestError{"from_holder", fmt.Sprintf("unknown holder %q", fromH)}
+	}
+	if _, ok := eco.Holder(toH); !ok {
+		// Checked before the memo, which keeps errors: a holder added
+		// later (AddHolder) must not meet an "unknown holder" kept from before.
+		return nil, "", &RequestError{"to_holder", fmt.Sprintf("unknown holder %q", toH)}
 	}
 	start := req.At
 	if start.IsZero() {
@@ -466,14 +484,14 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 	// balance as credit, so a cash-out split into two payments (credit into
 	// the balance, then the balance on) is refused like one.
 	var share int64
-	if src, ok := x.eco.Product(req.From); ok && src.Kind == ecosystem.ProductCredit {
+	if src, ok := eco.Product(req.From); ok && src.Kind == ecosystem.ProductCredit {
 		share = money.BasisPointsPerUnit // drawn on a credit line: all credit
 	} else if a, ok := x.led.Account(HolderAccount(fromH, req.From)); ok && a.BalanceFen > 0 && a.CreditShareFen > 0 {
 		share = min(money.MulRatioFloor(money.BasisPointsPerUnit, a.CreditShareFen, a.BalanceFen), money.BasisPointsPerUnit)
 	}
 	q := route.Query{From: req.From, To: req.To, AmountFen: req.AmountFen, FromHolder: fromH, ToHolder: toH,
-		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(x.eco, x.led, x.loc, hf, start), CreditShareBps: share}
-	r, routeJSON, err := x.memo.pick(q, req, x.pick)
+		Objective: req.Objective, At: start, Seed: PlanSeed, Usage: usage(eco, x.led, x.loc, hf, toH, start), CreditShareBps: share}
+	r, routeJSON, err := x.memo.pick(eco, q, req, x.pick)
 	if err != nil {
 		return nil, "", err
 	}
@@ -493,17 +511,17 @@ func (x *Executor) plan(req Request) (spec *Spec, findings string, err error) {
 
 // pick returns the route the request names or the planner's best allowed
 // one (nil if there is none).
-func (x *Executor) pick(q route.Query, req Request) (*route.Route, error) {
+func (x *Executor) pick(eco *ecosystem.Ecosystem, q route.Query, req Request) (*route.Route, error) {
 	if len(req.Channels) > 0 {
 		// Check is Evaluate without the time statistics, which are
 		// memoised separately (timesOf): the same route, a fraction of the cost.
-		r, err := route.Check(x.eco, q, req.Channels, x.rules)
+		r, err := route.Check(eco, q, req.Channels, x.rules)
 		if err != nil {
 			return nil, requestErr(err)
 		}
 		return r, x.memo.timesOf(r, q.At)
 	}
-	res, err := route.Plan(x.eco, q, x.rules)
+	res, err := route.Plan(eco, q, x.rules)
 	if err != nil {
 		return nil, requestErr(err)
 	}

@@ -58,10 +58,10 @@ func (x *Executor) askGuard(ctx context.Context, p *Payment, k, attempt int, at 
 	hop := p.Spec.Route.Hops[k-1]
 	hc := HopCheck{Payment: p.ID, FromHolder: hop.FromHolder, ToHolder: hop.ToHolder, Channel: hop.Channel,
 		FromProduct: hop.From, ToProduct: hop.To, Hop: k, At: at, AmountFen: amountFen, CreditShareBps: int(p.Spec.CreditShareBps)}
-	if pr, ok := x.eco.Product(hop.From); ok {
+	if pr, ok := x.ecosystem().Product(hop.From); ok {
 		hc.FromInstitution = pr.Institution
 	}
-	if pr, ok := x.eco.Product(hop.To); ok {
+	if pr, ok := x.ecosystem().Product(hop.To); ok {
 		hc.ToInstitution = pr.Institution
 	}
 	d := x.guard.CheckHop(ctx, hc)

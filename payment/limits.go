@@ -96,9 +96,11 @@ func releases(cs []ledger.CounterDelta) []ledger.CounterDelta {
 // usage builds the planner's view of what holder h has used at t, from the
 // ledger's counters, and the balances of capped accounts, so a re-check at
 // creation gives the planner's own findings. Only channels with limits or a
-// free quota, tiered products and capped products are read: the planner
-// looks at nothing else.
-func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *ecosystem.Holder, at time.Time) *route.Usage {
+// free quota, tiered products and capped products are read, and capped
+// balances of h and toHolder only (the planner checks the balance caps of
+// the accounts a route fills, which are theirs): the planner looks at
+// nothing else, and a payment costs the same however many holders exist.
+func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *ecosystem.Holder, toHolder string, at time.Time) *route.Usage {
 	u := &route.Usage{Channels: map[string]route.Used{}, Products: map[string]route.Used{}, Balances: map[string]int64{}}
 	ps := periodsAt(at, loc)
 	read := func(scope string) route.Used {
@@ -131,9 +133,9 @@ func usage(eco *ecosystem.Ecosystem, led *ledger.Engine, loc *time.Location, h *
 		if !capped(p) {
 			continue
 		}
-		for j := range eco.Holders {
-			if a, ok := led.Account(HolderAccount(eco.Holders[j].ID, p.ID)); ok && a.BalanceFen != 0 {
-				u.Balances[route.UsageKey(eco.Holders[j].ID, p.ID)] = a.BalanceFen
+		for _, holder := range []string{h.ID, toHolder} {
+			if a, ok := led.Account(HolderAccount(holder, p.ID)); ok && a.BalanceFen != 0 {
+				u.Balances[route.UsageKey(holder, p.ID)] = a.BalanceFen
 			}
 		}
 	}

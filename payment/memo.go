@@ -27,8 +27,12 @@ const MaxMemoPlans = 4096
 // planner returned for the same inputs, so memoising changes no result,
 // only its cost.
 type planMemo struct {
-	eco   *ecosystem.Ecosystem
-	mu    sync.Mutex
+	eco *ecosystem.Ecosystem // the executor's first: its timezone and channels (StartKey, Times)
+	mu  sync.Mutex
+	// world is the ecosystem m's routes were chosen in. A later one with
+	// holders added keeps them (the routes of other holders are the same);
+	// one in which accounts were opened (OpenAccounts) starts m afresh.
+	world *ecosystem.Ecosystem
 	m     map[string]memoEntry
 	times map[string]routeTimes // by channels and StartKey: see timesOf
 }
@@ -66,7 +70,22 @@ type memoEntry struct {
 	err error
 }
 
-func (pm *planMemo) pick(q route.Query, req Request, pick func(route.Query, Request) (*route.Route, error)) (*route.Route, json.RawMessage, error) {
+// usable reports whether m may serve (and keep) routes chosen in eco,
+// adopting eco as m's world when it is newer. Called with mu held.
+func (pm *planMemo) usable(eco *ecosystem.Ecosystem) bool {
+	switch {
+	case pm.world == eco:
+	case eco.HoldersAddedTo(pm.world): // newer, holders added only
+		pm.world = eco
+	case pm.world != nil && pm.world.HoldersAddedTo(eco): // older than m's: a request that read the world before a change
+		return false
+	default: // accounts opened since
+		pm.m, pm.world = nil, eco
+	}
+	return true
+}
+
+func (pm *planMemo) pick(eco *ecosystem.Ecosystem, q route.Query, req Request, pick func(*ecosystem.Ecosystem, route.Query, Request) (*route.Route, error)) (*route.Route, json.RawMessage, error) {
 	var b strings.Builder
 	b.WriteString(q.From + "|" + q.To + "|" + q.FromHolder + "|" + q.ToHolder + "|" + string(q.Objective) + "|")
 	// Starts with the same StartKey give the same routes (in the bundled
@@ -76,21 +95,25 @@ func (pm *planMemo) pick(q route.Query, req Request, pick func(route.Query, Requ
 	writeUsage(&b, q.Usage)
 	key := b.String() + "|" + strconv.FormatInt(q.AmountFen, 10) + "|" + strconv.FormatInt(q.CreditShareBps, 10)
 	pm.mu.Lock()
+	use := pm.usable(eco)
 	e, ok := pm.m[key]
 	pm.mu.Unlock()
-	if ok {
+	if ok && use {
 		return e.r, e.js, e.err
 	}
-	e.r, e.err = pick(q, req)
+	e.r, e.err = pick(eco, q, req)
 	if e.r != nil {
 		e.js, _ = json.Marshal(e.r)
 	}
 	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if !pm.usable(eco) {
+		return e.r, e.js, e.err
+	}
 	if pm.m == nil || len(pm.m) >= MaxMemoPlans {
 		pm.m = make(map[string]memoEntry)
 	}
 	pm.m[key] = e
-	pm.mu.Unlock()
 	return e.r, e.js, e.err
 }
 

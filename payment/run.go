@@ -34,12 +34,12 @@ func splitmix(z uint64) uint64 {
 func (x *Executor) startHop(t *txn, k, attempt int, at time.Time, amountFen int64) string {
 	p := t.p
 	hop := p.Spec.Route.Hops[k-1]
-	ends, ok := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
+	ends, ok := endsOf(x.ecosystem(), hop.FromHolder, hop.ToHolder, hop.Channel)
 	if !ok {
 		return fmt.Sprintf("channel %s is not in this ecosystem", hop.Channel)
 	}
 	ch := ends.ch
-	h, _ := x.eco.Holder(hop.FromHolder)
+	h, _ := x.ecosystem().Holder(hop.FromHolder)
 	quotaLeft := ch.Fee.FreeQuotaFen
 	if quotaLeft > 0 {
 		quotaLeft -= x.led.Counter(counterKey("quota", "-", h.ID, "c:"+ch.ID))
@@ -53,14 +53,14 @@ func (x *Executor) startHop(t *txn, k, attempt int, at time.Time, amountFen int6
 	if secs := route.HopLatency(ch).Quantile(uLat); x.clearingFree {
 		due = at.Add(time.Duration(secs * float64(time.Second))) // what Arrive gives without constraints
 	} else {
-		due = route.Arrive(x.eco, x.loc, ch, at, secs)
+		due = route.Arrive(x.ecosystem(), x.loc, ch, at, secs)
 	}
 	down := x.downOf(ch)
 	if down != "" {
 		due = at
 	}
 	ev := Event{Type: EventHopStarted, At: at, Hop: k, Attempt: attempt, AmountFen: amountFen, FeeFen: fee, Due: &due, Down: down,
-		Counters: hopCounters(x.eco, x.loc, ch, h, at, amountFen, quota)}
+		Counters: hopCounters(x.ecosystem(), x.loc, ch, h, at, amountFen, quota)}
 	for _, l := range hopLegs(ends, amountFen, fee) {
 		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{DebitAccount: l.debit, CreditAccount: l.credit,
 			AmountFen: l.amountFen, Code: l.code, Flags: ledger.TransferPending, TimeoutSeconds: ledger.MaxTimeoutSeconds}))
@@ -129,7 +129,7 @@ func (x *Executor) failReason(p *Payment, k int) string {
 // failsWhenDue says why attempt of hop k fails when it falls due, or "";
 // down is the institution that was down when the attempt started.
 func (x *Executor) failsWhenDue(p *Payment, k, attempt int, down string) string {
-	ch, _ := x.eco.Channel(p.Spec.Route.Hops[k-1].Channel)
+	ch, _ := x.ecosystem().Channel(p.Spec.Route.Hops[k-1].Channel)
 	uSucc, _ := draws(p.Spec.Seed, k, attempt)
 	switch {
 	case p.Spec.FailHop == k && attempt == 0:
@@ -291,7 +291,7 @@ func (x *Executor) postHop(t *txn, k int, at time.Time) {
 // with feeFen) and the hop_posted event.
 func (x *Executor) postStarted(t *txn, k int, at time.Time, amountFen, feeFen int64, pending []ledger.TransferID) {
 	hop := t.p.Spec.Route.Hops[k-1]
-	ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
+	ends, _ := endsOf(x.ecosystem(), hop.FromHolder, hop.ToHolder, hop.Channel)
 	ev := Event{Type: EventHopPosted, At: at, Hop: k, AmountFen: amountFen, CreditShareBps: t.p.Spec.CreditShareBps}
 	for i, l := range hopLegs(ends, amountFen, feeFen) {
 		ev.TransferIDs = append(ev.TransferIDs, t.transfer(ledger.Transfer{Flags: ledger.TransferPostPending, PendingID: pending[i], AmountFen: l.amountFen}))
@@ -325,7 +325,7 @@ func (x *Executor) reverse(t *txn, f int, at time.Time) {
 	for j := f - 1; j >= 1; j-- {
 		h := p.hops[j-1]
 		hop := p.Spec.Route.Hops[j-1]
-		ends, _ := endsOf(x.eco, hop.FromHolder, hop.ToHolder, hop.Channel)
+		ends, _ := endsOf(x.ecosystem(), hop.FromHolder, hop.ToHolder, hop.Channel)
 		var refund int64
 		if ends.ch.FeeRefundable {
 			refund = h.feeFen

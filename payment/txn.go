@@ -20,7 +20,7 @@ type txn struct {
 func (x *Executor) newTxn(p *Payment) *txn {
 	// Room for one hop's posts or holds (four to six rows) and two events,
 	// what most commits carry, so that they do not grow their slices.
-	return &txn{p: p, cur: x.eco.Currency, next: p.nextTransfer, events: make([]Event, 0, 2),
+	return &txn{p: p, cur: x.ecosystem().Currency, next: p.nextTransfer, events: make([]Event, 0, 2),
 		b: ledger.Batch{AllOrNone: true, Transfers: make([]ledger.Transfer, 0, 6)}}
 }
 

@@ -34,8 +34,8 @@ const (
 // must answer the same for the same hop or route, as Plan already assumes.
 type Planner struct {
 	eco     *ecosystem.Ecosystem
-	times   memo[timeStatsKey, timeStatsValue]
-	results memo[resultKey, *memoResult]
+	times   *memo[timeStatsKey, timeStatsValue]
+	results *memo[resultKey, *memoResult]
 }
 
 // memoResult is a memoised result and its latest JSON encoding, which is
@@ -53,9 +53,26 @@ type encodedResult struct {
 // NewPlanner returns a Planner over eco with empty memos.
 func NewPlanner(eco *ecosystem.Ecosystem) *Planner {
 	return &Planner{eco: eco,
-		times:   memo[timeStatsKey, timeStatsValue]{max: MaxMemoTimeStats},
-		results: memo[resultKey, *memoResult]{max: MaxMemoResults},
+		times:   &memo[timeStatsKey, timeStatsValue]{max: MaxMemoTimeStats},
+		results: &memo[resultKey, *memoResult]{max: MaxMemoResults},
 	}
+}
+
+// Ecosystem returns the ecosystem the Planner plans over.
+func (pl *Planner) Ecosystem() *ecosystem.Ecosystem { return pl.eco }
+
+// WithEcosystem returns a Planner over eco. When eco is the Planner's
+// ecosystem with holders added (eco.HoldersAddedTo), the new Planner
+// shares the memos, which stay right: a result depends on its query's
+// two holders and never on the others, an unknown holder is an error and
+// errors are not memoised, and a holder, once added, never changes. For
+// any other ecosystem it is NewPlanner(eco). The Planner itself is
+// unchanged and stays usable.
+func (pl *Planner) WithEcosystem(eco *ecosystem.Ecosystem) *Planner {
+	if !eco.HoldersAddedTo(pl.eco) {
+		return NewPlanner(eco)
+	}
+	return &Planner{eco: eco, times: pl.times, results: pl.results}
 }
 
 // Plan is Plan(eco, q, rules) for the Planner's ecosystem. The result may

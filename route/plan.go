@@ -63,7 +63,7 @@ func alternativeSource(eco *ecosystem.Ecosystem, n *normalized) string {
 	for _, id := range eco.ProductIDs() {
 		p, _ := eco.Product(id)
 		if p.Institution == n.from.Institution && p.CashWithdrawable && p.Kind != ecosystem.ProductCredit &&
-			canOwn(n.fromHolder, p) && !(p.ID == n.to.ID && n.FromHolder == n.ToHolder) {
+			canOwn(eco, n.fromHolder, p) && !(p.ID == n.to.ID && n.FromHolder == n.ToHolder) {
 			return p.ID
 		}
 	}

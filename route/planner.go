@@ -71,7 +71,7 @@ func newPlanner(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (*pl
 	p := &planner{
 		eco: eco, q: n, rules: rules,
 		prodIdx:       make(map[string]int, len(eco.Products)),
-		holderIdx:     make(map[string]int, len(eco.Holders)),
+		holderIdx:     make(map[string]int, 2),
 		dists:         map[*ecosystem.Channel]Distribution{},
 		samples:       map[*ecosystem.Channel][]float64{},
 		clearings:     map[*ecosystem.Channel][]*clearing{},
@@ -85,10 +85,14 @@ func newPlanner(eco *ecosystem.Ecosystem, n *normalized, rules RuleChecker) (*pl
 			p.products = append(p.products, &eco.Products[i])
 		}
 	}
-	for i := range eco.Holders {
-		if _, dup := p.holderIdx[eco.Holders[i].ID]; !dup {
-			p.holderIdx[eco.Holders[i].ID] = len(p.holders)
-			p.holders = append(p.holders, &eco.Holders[i])
+	// Only the query's two holders ever hold the money (a channel keeps it
+	// with its holder or hands it to the query's target: targetHolder), so
+	// only they get nodes: a plan costs the same however many holders the
+	// world has (holders added at run time: ecosystem.WithHolders).
+	for _, h := range []*ecosystem.Holder{n.fromHolder, n.toHolder} {
+		if _, dup := p.holderIdx[h.ID]; !dup {
+			p.holderIdx[h.ID] = len(p.holders)
+			p.holders = append(p.holders, h)
 		}
 	}
 	p.startNode = p.nodeOf(p.prodIdx[n.from.ID], p.holderIdx[n.FromHolder])
@@ -184,7 +188,7 @@ func (p *planner) appsOfEdge(e *edge) []string {
 // is false when the channel cannot carry h's money.
 func (p *planner) targetHolder(e *edge, h int) (int, bool) {
 	if !e.ch.Requires.OtherHolder {
-		return h, canOwn(p.holders[h], p.products[e.to])
+		return h, canOwn(p.eco, p.holders[h], p.products[e.to])
 	}
 	target := p.holderIdx[p.q.ToHolder]
 	return target, target != h && p.nodeOf(e.to, target) == p.targetNode

@@ -91,10 +91,10 @@ func normalize(eco *ecosystem.Ecosystem, q Query) (*normalized, error) {
 		return nil, err
 	}
 	n.ToHolder = n.toHolder.ID
-	if !canOwn(n.fromHolder, n.from) {
+	if !canOwn(eco, n.fromHolder, n.from) {
 		return nil, queryErr("from_holder", "holder %q has no account of product %s", n.FromHolder, n.from.ID)
 	}
-	if !canOwn(n.toHolder, n.to) {
+	if !canOwn(eco, n.toHolder, n.to) {
 		return nil, queryErr("to_holder", "holder %q has no account of product %s", n.ToHolder, n.to.ID)
 	}
 	if n.from.ID == n.to.ID && n.FromHolder == n.ToHolder {
@@ -152,8 +152,13 @@ func holder(eco *ecosystem.Ecosystem, field, id string, def *ecosystem.Holder) (
 	return h, nil
 }
 
-// canOwn reports whether a holder may have an account of a product.
-func canOwn(h *ecosystem.Holder, p *ecosystem.Product) bool {
+// canOwn reports whether a holder has an account of a product: the
+// product's rules allow it, and, for a holder added at run time, the
+// account was opened (ecosystem.HasAccountOf).
+func canOwn(eco *ecosystem.Ecosystem, h *ecosystem.Holder, p *ecosystem.Product) bool {
+	if !eco.HasAccountOf(h.ID, p.ID) {
+		return false
+	}
 	if len(p.Holders) > 0 && !slices.Contains(p.Holders, h.ID) {
 		return false
 	}

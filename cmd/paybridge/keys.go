@@ -64,7 +64,9 @@ An operator key needs --institution, a holder key --holder; admin and auditor
 keys take neither. --institution and --holder are checked against the world
 of --ecosystem (default cn-2023), which must be the world the server runs:
 an institution id like alipay or icbc, a holder id like me or friend
-('paybridge ecosystem show' lists them).
+('paybridge ecosystem show' lists them), or a holder added to --db with
+POST /v1/holders or 'paybridge holders add' (read from the file, also
+while the server runs).
 
 If --db does not exist it is created holding only the key table; paybridge
 serve --db FILE then seeds the ledger in it and, since a key exists, prints
@@ -88,7 +90,7 @@ no admin key of its own.`,
 	fl.StringVar(&db, "db", "paybridge.db", "the server's ledger database file (created if missing)")
 	fl.StringVar(&role, "role", "", "admin, operator, holder or auditor (required)")
 	fl.StringVar(&institution, "institution", "", "the institution an operator key is scoped to (an institution id of --ecosystem)")
-	fl.StringVar(&holder, "holder", "", "the holder a holder key is scoped to (a holder id of --ecosystem)")
+	fl.StringVar(&holder, "holder", "", "the holder a holder key is scoped to (a holder id of --ecosystem, or one added to --db)")
 	fl.StringVar(&eco, "ecosystem", "", "bundled world name or ecosystem file that --institution and --holder must belong to (default cn-2023)")
 	fl.BoolVar(&asJSON, "json", false, `print {"key":…,"key_id":…,"role":…,"institution":…,"holder":…} as JSON`)
 	return cmd
@@ -119,8 +121,8 @@ func runKeysCreate(cmd *cobra.Command, db, role, institution, holder, ecoFlag st
 		}
 	}
 	if holder != "" {
-		if _, ok := eco.Holder(holder); !ok {
-			return usageErrorf("--holder: %q is not a holder of %s ('paybridge ecosystem show' lists them)", holder, eco.ID)
+		if _, ok := eco.Holder(holder); !ok && !addedHolder(cmd.Context(), db, holder) {
+			return usageErrorf("--holder: %q is not a holder of %s nor one added to --db %s ('paybridge holders list' lists them)", holder, eco.ID, db)
 		}
 	}
 	s, err := auth.Open(db)

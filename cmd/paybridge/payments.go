@@ -133,7 +133,8 @@ func openWorld(ctx context.Context, cmd *cobra.Command, f worldFlags, policy com
 		// recorded event (the time the process was down is not counted).
 		scaled.RealAnchor, scaled.SimAnchor = time.Now(), last
 	}
-	return &world{eco: eco, store: s, led: led, x: x}, nil
+	// The executor's world: the file's, with the holders added to this ledger.
+	return &world{eco: x.Ecosystem(), store: s, led: led, x: x}, nil
 }
 
 // payError maps a payment request error to a usage error naming the flag.

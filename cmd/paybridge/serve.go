@@ -41,7 +41,8 @@ API keys), /healthz, /readyz, Prometheus /metrics and the OpenAPI 3.1
 document at /openapi.json. docs/api.md walks through it with curl.
 
 The ledger is the SQLite file --db, created and seeded on first use like
-'paybridge pay' does. Payments run in the background on the server's clock:
+'paybridge pay' does. Holders created with POST /v1/holders (or 'paybridge
+holders add') are kept in it and merged into the ecosystem at every start. Payments run in the background on the server's clock:
 --clock real waits the channels' real clearing delays, scaled:N runs N times
 faster, manual moves only when an admin calls POST /v1/clock/advance.
 Payments a previous run left in flight are picked up at start.

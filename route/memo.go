@@ -31,7 +31,8 @@ const (
 // byte in JSON: it memoises the time statistics of a route by (channel
 // ids, StartKey of the start, seed), which StartKey guarantees give the same
 // statistics, and whole results by the complete normalised query (every
-// field of Query, At through its StartKey) and the RuleChecker. It is safe
+// field of Query, At through its StartKey) and the RuleChecker; a query
+// asked exactly as before gets the very result it got then. It is safe
 // for concurrent use. The ecosystem must not change while the Planner is
 // in use (make a new Planner for a new ecosystem), and the RuleChecker
 // must answer the same for the same hop or route, as Plan already assumes.

@@ -22,8 +22,11 @@ const (
 	// MaxMemoResults bounds the memoised whole plan results.
 	MaxMemoResults = 4_096
 	// MaxMemoRecent bounds the results remembered by the exact query asked
-	// (the fast path in front of the result memo).
-	MaxMemoRecent = 4_096
+	// (the fast path in front of the result memo). Each holds its own query
+	// echo and JSON (a few kB for the bundled world), and a server asking
+	// the same query adds one a second (its start is the clock's second),
+	// so it is smaller than the result memo.
+	MaxMemoRecent = 1_024
 )
 
 // Planner plans over one ecosystem and remembers what it computed, so

@@ -105,23 +105,25 @@ const DefaultMaxInFlight = 1024
 // Server is the HTTP API. Create it with New, start its scheduler with Run,
 // and serve it as an http.Handler.
 type Server struct {
-	cfg       Config
-	mux       *http.ServeMux
-	handler   http.Handler
-	log       *slog.Logger
-	plans     *planStore
-	seqs      seqIndex
-	outbox    *payment.Outbox
-	planCache planCache
-	planner   atomic.Pointer[route.Planner] // memoised planning over eco(): see routePlanner
-	sched     *scheduler
-	streams   Streamer
-	poller    *Poller
-	metrics   *metrics
-	ready     atomic.Bool
-	inflight  chan struct{} // one token per /v1 request being served
-	idem      sync.Map      // Idempotency-Key → idem
-	calib     struct {
+	cfg        Config
+	mux        *http.ServeMux
+	handler    http.Handler
+	log        *slog.Logger
+	plans      *planStore
+	seqs       seqIndex
+	outbox     *payment.Outbox
+	planner    atomic.Pointer[route.Planner] // memoised planning over eco(): see routePlanner
+	sched      *scheduler
+	streams    Streamer
+	poller     *Poller
+	metrics    *metrics
+	ready      atomic.Bool
+	inflight   chan struct{} // one token per /v1 request being served
+	expiry     atomic.Pointer[expiryText]
+	intern     map[string]string // ids and names a plan request may use, shared (see internPlan)
+	internOnce sync.Once
+	idem       sync.Map // Idempotency-Key → idem
+	calib      struct {
 		once   sync.Once
 		report any
 		err    error

@@ -375,7 +375,7 @@ func jsonField(f string) string {
 
 func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 	var b planBody
-	if err := decode(w, r, &b, false); err != nil {
+	if err := s.decodePlan(w, r, &b); err != nil {
 		return err
 	}
 	if err := required([2]string{"from", b.From}, [2]string{"to", b.To}); err != nil {
@@ -410,19 +410,11 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 		// identical requests within a second share one planner run.
 		q.At = s.cfg.Clock.Now().Truncate(time.Second)
 	}
-	res, resJSON, err := s.routePlanner().PlanJSON(q, s.cfg.Rules) // memoised by every Query field (planCache's key ignores usage and credit share)
+	res, resJSON, err := s.routePlanner().PlanJSON(q, s.cfg.Rules) // memoised by every Query field
 	if err != nil {
 		return queryError(err)
 	}
-	pl := &plan{query: q, result: res, principal: p}
-	s.plans.put(pl)
-	// writeJSON's bytes, without re-validating the cached result's encoding (half the CPU of a plan request).
-	head := fmt.Sprintf(`{"expires_at":%q,"plan_id":%q,"result":`, pl.expiresAt.UTC().Format(time.RFC3339), pl.id)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resJSON)+2))
-	w.Write([]byte(head))
-	w.Write(resJSON)
-	w.Write([]byte("}\n"))
+	s.writePlan(w, q, res, resJSON, p) // stores the plan; api/plans.go
 	return nil
 }
 

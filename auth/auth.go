@@ -165,7 +165,14 @@ func lowerHex(s string) bool {
 	return true
 }
 
-func hashKey(key string) [32]byte { return sha256.Sum256([]byte(key)) }
+func hashKey(key string) [32]byte {
+	if len(key) == KeyLen { // every key Authenticate hashes: no allocation per request
+		var b [KeyLen]byte
+		copy(b[:], key)
+		return sha256.Sum256(b[:])
+	}
+	return sha256.Sum256([]byte(key))
+}
 
 // newKey returns a fresh key and its id.
 func newKey() (key, id string, err error) {

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -419,4 +420,19 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestHashKeyNoAlloc: hashing a key of the standard length is SHA-256 of
+// it and allocates nothing (it runs on every request).
+func TestHashKeyNoAlloc(t *testing.T) {
+	key, _, err := newKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hashKey(key) != sha256.Sum256([]byte(key)) || hashKey("short") != sha256.Sum256([]byte("short")) {
+		t.Fatal("hashKey is not SHA-256 of the key")
+	}
+	if n := testing.AllocsPerRun(100, func() { hashKey(key) }); n != 0 {
+		t.Errorf("hashKey allocates %v times per key", n)
+	}
 }

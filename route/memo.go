@@ -21,6 +21,12 @@ const (
 	MaxMemoTimeStats = 65_536
 	// MaxMemoResults bounds the memoised whole plan results.
 	MaxMemoResults = 4_096
+	// MaxMemoRecent bounds the results remembered by the exact query asked
+	// (the fast path in front of the result memo). Each holds its own query
+	// echo and JSON (a few kB for the bundled world), and a server asking
+	// the same query adds one a second (its start is the clock's second),
+	// so it is smaller than the result memo.
+	MaxMemoRecent = 1_024
 )
 
 // Planner plans over one ecosystem and remembers what it computed, so
@@ -28,7 +34,8 @@ const (
 // byte in JSON: it memoises the time statistics of a route by (channel
 // ids, StartKey of the start, seed), which StartKey guarantees give the same
 // statistics, and whole results by the complete normalised query (every
-// field of Query, At through its StartKey) and the RuleChecker. It is safe
+// field of Query, At through its StartKey) and the RuleChecker; a query
+// asked exactly as before gets the very result it got then. It is safe
 // for concurrent use. The ecosystem must not change while the Planner is
 // in use (make a new Planner for a new ecosystem), and the RuleChecker
 // must answer the same for the same hop or route, as Plan already assumes.
@@ -36,7 +43,45 @@ type Planner struct {
 	eco     *ecosystem.Ecosystem
 	times   *memo[timeStatsKey, timeStatsValue]
 	results *memo[resultKey, *memoResult]
+	// recent answers a query asked exactly as before (the same Query
+	// value, Usage nil, and the same rules) with the very result and
+	// encoding it got then, before normalising and keying it: the common
+	// case of a server asked the same thing many times a second.
+	recent *memo[recentKey, *recentResult]
 }
+
+// recentKey is a query exactly as asked, and its rules. Two equal keys ask
+// the same thing: Query's fields are all values (strings, numbers, a
+// time.Time) but Usage, which the fast path requires to be nil
+// (recentKeyable checks the fields once, so a field of another kind
+// added later turns the fast path off rather than compare it by identity).
+type recentKey struct {
+	q     Query
+	rules any
+}
+
+// recentResult is a result as returned for a recentKey, and its JSON
+// encoding once PlanJSON asked for it.
+type recentResult struct {
+	res *Result
+	enc atomic.Pointer[[]byte]
+}
+
+// recentKeyable reports whether Query's fields are all of kinds == compares
+// by value (besides Usage, which the fast path requires to be nil).
+var recentKeyable = func() bool {
+	for i := range queryType.NumField() {
+		f := queryType.Field(i)
+		switch {
+		case f.Type == timeType, f.Type == usageType:
+		case f.Type.Kind() == reflect.String, f.Type.Kind() == reflect.Bool,
+			f.Type.Kind() >= reflect.Int && f.Type.Kind() <= reflect.Float64:
+		default:
+			return false
+		}
+	}
+	return true
+}()
 
 // memoResult is a memoised result and its latest JSON encoding, which is
 // valid for the queries whose echoed start (Result.Query.At) is enc.at.
@@ -55,6 +100,7 @@ func NewPlanner(eco *ecosystem.Ecosystem) *Planner {
 	return &Planner{eco: eco,
 		times:   &memo[timeStatsKey, timeStatsValue]{max: MaxMemoTimeStats},
 		results: &memo[resultKey, *memoResult]{max: MaxMemoResults},
+		recent:  &memo[recentKey, *recentResult]{max: MaxMemoRecent},
 	}
 }
 
@@ -72,7 +118,7 @@ func (pl *Planner) WithEcosystem(eco *ecosystem.Ecosystem) *Planner {
 	if !eco.HoldersAddedTo(pl.eco) {
 		return NewPlanner(eco)
 	}
-	return &Planner{eco: eco, times: pl.times, results: pl.results}
+	return &Planner{eco: eco, times: pl.times, results: pl.results, recent: pl.recent}
 }
 
 // Plan is Plan(eco, q, rules) for the Planner's ecosystem. The result may
@@ -93,12 +139,45 @@ func (pl *Planner) plan(q Query, rules RuleChecker, encode bool) (*Result, []byt
 	if pl == nil {
 		return nil, nil, queryErr("ecosystem", "no planner given")
 	}
-	n, err := normalize(pl.eco, q)
+	if rules == nil {
+		rules = NoRules{}
+	}
+	fast := recentKeyable && q.Usage == nil && reflect.TypeOf(rules).Comparable()
+	if !fast {
+		return pl.planMemo(q, rules, encode)
+	}
+	rk := recentKey{q: q, rules: rules}
+	if r, ok := pl.recent.get(rk); ok {
+		if !encode {
+			return r.res, nil, nil
+		}
+		if b := r.enc.Load(); b != nil {
+			return r.res, *b, nil
+		}
+		b, err := json.Marshal(r.res)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.enc.Store(&b)
+		return r.res, b, nil
+	}
+	res, b, err := pl.planMemo(q, rules, encode)
 	if err != nil {
 		return nil, nil, err
 	}
-	if rules == nil {
-		rules = NoRules{}
+	r := &recentResult{res: res}
+	if encode {
+		r.enc.Store(&b)
+	}
+	pl.recent.put(rk, r)
+	return res, b, nil
+}
+
+// planMemo plans through the result memo, keyed by the normalised query.
+func (pl *Planner) planMemo(q Query, rules RuleChecker, encode bool) (*Result, []byte, error) {
+	n, err := normalize(pl.eco, q)
+	if err != nil {
+		return nil, nil, err
 	}
 	key, cacheable := resultKeyOf(pl.eco, n, rules)
 	if !cacheable {
@@ -146,6 +225,8 @@ func (pl *Planner) Stats() MemoStats {
 	var s MemoStats
 	s.TimeStatsHits, s.TimeStatsMisses, s.TimeStatsSize = pl.times.stats()
 	s.ResultHits, s.ResultMisses, s.ResultSize = pl.results.stats()
+	recentHits, _, _ := pl.recent.stats() // a recent miss falls through to the result memo, which counts it
+	s.ResultHits += recentHits
 	return s
 }
 

@@ -279,3 +279,53 @@ func TestPlanJSONEchoesStart(t *testing.T) {
 		t.Errorf("%v: want one memoised result and 3 hits", s)
 	}
 }
+
+// TestPlannerRecent: a query asked exactly as before gets the very result
+// and encoding it got then (the recent memo); a query that differs in any
+// way, or carries Usage, goes through the result memo and still gets
+// Plan's answer.
+func TestPlannerRecent(t *testing.T) {
+	if !recentKeyable {
+		t.Fatal("Query has a field == would compare by identity: teach recentKeyable (route/memo.go) about it or keep the fast path off knowingly")
+	}
+	eco, rules := bundled(t, compliance.PolicyStrict)
+	pl := NewPlanner(eco)
+	at := time.Date(2023, 5, 5, 18, 30, 0, 0, time.UTC)
+	q := Query{From: "alipay.balance", To: "wechat.change", AmountFen: 1000 * yuan, Seed: 1, At: at}
+	res1, b1, err := pl.PlanJSON(q, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, b2, err := pl.PlanJSON(q, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res1 != res2 || &b1[0] != &b2[0] {
+		t.Error("the same query again did not get the same result and bytes")
+	}
+	if res3, _ := pl.Plan(q, rules); res3 != res1 {
+		t.Error("Plan of the same query did not share PlanJSON's result")
+	}
+	if s := pl.Stats(); s.ResultHits != 2 || s.ResultMisses != 1 {
+		t.Errorf("%v: want 2 hits (through the recent memo), 1 miss", s)
+	}
+	for _, v := range []Query{
+		{From: q.From, To: q.To, AmountFen: q.AmountFen, Seed: 1, At: at.Add(time.Second)},
+		{From: q.From, To: q.To, AmountFen: q.AmountFen + 1, Seed: 1, At: at},
+		{From: q.From, To: q.To, AmountFen: q.AmountFen, Seed: 1, At: at, FromHolder: "me"},
+		{From: q.From, To: q.To, AmountFen: q.AmountFen, Seed: 1, At: at, Usage: &Usage{}},
+		{From: q.From, To: q.To, AmountFen: q.AmountFen, Seed: 1, At: at, Usage: &Usage{}},
+	} {
+		want := planJSON(t, func() (*Result, error) { return Plan(eco, v, rules) })
+		res, got, err := pl.PlanJSON(v, rules)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%+v: %v\nPlanJSON %s\nplan     %s", v, err, got, want)
+		}
+		if res == res1 {
+			t.Errorf("%+v shares the result of another query", v)
+		}
+	}
+	if _, _, size := pl.recent.stats(); size != 4 {
+		t.Errorf("recent memo holds %d queries; want 4 (not the two with Usage)", size)
+	}
+}

@@ -36,6 +36,7 @@ const (
 
 type benchAPIFlags struct {
 	addr, key, kind, from, to, holders, channels string
+	client                                       string
 	clockSpec, ecosystem, fund, db               string
 	amountFen                                    int64
 	duration, warmup, baseline                   time.Duration
@@ -67,6 +68,7 @@ type benchAPIResult struct {
 	TargetP99Ms     float64           `json:"target_p99_ms,omitempty"`
 	TargetMet       bool              `json:"target_met"`
 	ClientCPUs      int               `json:"gomaxprocs"`
+	Client          string            `json:"client"` // raw or net/http
 	ServerPID       int               `json:"server_pid,omitempty"`
 	ServerStartupMs float64           `json:"server_startup_ms,omitempty"`
 	// CPU seconds used per second of the measured window (2.0 is both
@@ -111,6 +113,13 @@ Idempotency-Key each (--idempotency=false sends none); --kind plans POSTs
 /v1/plans (200 is success); --kind clock GETs /v1/clock. Payments and
 plans go from --from to --to for --amount-fen each, from the holders of
 --holders in turn (each to itself).
+
+Each client is one keep-alive connection. With --client raw (the default)
+it writes requests prepared once and reads the answers with a minimal
+HTTP/1.1 parser, as wrk does: the generator shares the machine with the
+server, so its own CPU per request decides how much is left for the
+server. --client net/http uses Go's http.Client instead (about twice the
+generator's CPU per request).
 
 Before the measured kind it measures GET /v1/clock for --baseline on the
 same server: the floor of HTTP, authentication and a small JSON answer on
@@ -159,6 +168,7 @@ any transport failure, is an error: the exit status is 1 if there was one
 	fl.StringVar(&f.ecosystem, "ecosystem", "", "the started server's --ecosystem (default cn-2023)")
 	fl.StringVar(&f.fund, "fund", "100000000", "the started server's --fund: opening balance in yuan of each account")
 	fl.StringVar(&f.db, "db", "", "the started server's database (default: a new file in a temporary directory, removed after)")
+	fl.StringVar(&f.client, "client", "raw", "raw (each client a keep-alive connection writing prepared HTTP/1.1 requests, reading answers with a minimal parser: little CPU, like wrk) or net/http (Go's http.Client: about twice the generator's CPU per request); an https:// --addr or one with a path always uses net/http")
 	return cmd
 }
 
@@ -169,6 +179,9 @@ func runBenchAPI(cmd *cobra.Command, f benchAPIFlags) error {
 	case "payments", "plans", "clock":
 	default:
 		return usageErrorf("--kind %q is not payments, plans or clock", f.kind)
+	}
+	if f.client != "raw" && f.client != "net/http" {
+		return usageErrorf("--client %q is not raw or net/http", f.client)
 	}
 	if f.duration <= 0 {
 		return usageErrorf("--duration must be more than 0, not %s", f.duration)
@@ -189,7 +202,7 @@ func runBenchAPI(cmd *cobra.Command, f benchAPIFlags) error {
 	if len(holders) == 0 {
 		return usageErrorf("--holders: name at least one holder")
 	}
-	res := benchAPIResult{Kind: f.kind, Concurrency: f.concurrency, ClientCPUs: runtime.GOMAXPROCS(0)}
+	res := benchAPIResult{Kind: f.kind, Concurrency: f.concurrency, ClientCPUs: runtime.GOMAXPROCS(0), Client: f.client}
 	base, key := strings.TrimRight(f.addr, "/"), f.key
 	if base == "" {
 		if key != "" {
@@ -214,6 +227,9 @@ func runBenchAPI(cmd *cobra.Command, f benchAPIFlags) error {
 			return usageErrorf("--key: required with --addr")
 		}
 		res.Server = base
+		if strings.HasPrefix(base, "https://") || strings.Contains(strings.TrimPrefix(base, "http://"), "/") {
+			f.client, res.Client = "net/http", "net/http"
+		}
 	}
 	serverPID := 0
 	if res.Server == "subprocess" {
@@ -394,18 +410,7 @@ type apiLoadWorker struct {
 }
 
 func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, key string, serverPID int, res *benchAPIResult) error {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        f.concurrency,
-		MaxIdleConnsPerHost: f.concurrency,
-		MaxConnsPerHost:     f.concurrency,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	url := base + "/v1/" + f.kind
+	path := "/v1/" + f.kind
 	method := http.MethodPost
 	if f.kind == "clock" {
 		method = http.MethodGet
@@ -425,12 +430,34 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 		}
 		bodies[i], _ = json.Marshal(m)
 	}
-	auth := "Bearer " + key
+	if method == http.MethodGet {
+		bodies = [][]byte{nil}
+	}
+	var newClient func() apiClient
+	if f.client == "net/http" {
+		tr := &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        f.concurrency,
+			MaxIdleConnsPerHost: f.concurrency,
+			MaxConnsPerHost:     f.concurrency,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		}
+		defer tr.CloseIdleConnections()
+		hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		newClient = func() apiClient {
+			return &stdAPIClient{ctx: ctx, client: hc, method: method, url: base + path, auth: "Bearer " + key}
+		}
+	} else {
+		host := strings.TrimPrefix(base, "http://")
+		newClient = func() apiClient { return newRawAPIClient(host, method, path, key, bodies) }
+	}
 	var measuring atomic.Bool
 	var windowStart atomic.Int64 // unix nanoseconds
 	var stopFlag atomic.Bool
 	var seq atomic.Uint64
-	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	idemPrefix := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	workers := make([]*apiLoadWorker, f.concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -439,37 +466,23 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			c := newClient()
+			defer c.close()
+			var idem []byte
 			for n := i; !stopFlag.Load(); n += f.concurrency {
-				var body io.Reader
-				if method == http.MethodPost {
-					body = bytes.NewReader(bodies[n%len(bodies)])
-				}
-				req, err := http.NewRequestWithContext(ctx, method, url, body)
-				if err != nil {
-					w.status[-1]++
-					return
-				}
-				req.Header.Set("Authorization", auth)
-				if body != nil {
-					req.Header.Set("Content-Type", "application/json")
-				}
+				idem = idem[:0]
 				if f.kind == "payments" && f.idempotency {
-					req.Header.Set("Idempotency-Key", "bench-"+runID+"-"+strconv.FormatUint(seq.Add(1), 36))
+					idem = strconv.AppendUint(append(idem, idemPrefix...), seq.Add(1), 36)
 				}
 				counted := measuring.Load()
+				keep := w.hops == 0 && f.kind == "payments"
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				var out []byte
-				code := -1
-				if err == nil {
-					code = resp.StatusCode
-					if code != okStatus || (w.hops == 0 && f.kind == "payments") {
-						out, _ = io.ReadAll(io.LimitReader(resp.Body, 4096))
+				code, out, err := c.do(n%len(bodies), bodies[n%len(bodies)], idem, okStatus, keep)
+				if err != nil {
+					code, out = -1, []byte(err.Error())
+					if ctx.Err() != nil {
+						return
 					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				} else {
-					out = []byte(err.Error())
 				}
 				d := time.Since(t0)
 				if code == okStatus && w.hops == 0 && f.kind == "payments" {
@@ -591,8 +604,218 @@ func runAPILoad(ctx context.Context, f benchAPIFlags, holders []string, base, ke
 	return nil
 }
 
+// apiClient is one load generator client: one request at a time.
+type apiClient interface {
+	// do sends the body (bodies[i]; nil for GET) with the Idempotency-Key
+	// idem (none if empty) and returns the status and, when the status is
+	// not ok or keep is set, up to 4 KiB of the answer's body.
+	do(i int, body, idem []byte, ok int, keep bool) (code int, out []byte, err error)
+	close()
+}
+
+// stdAPIClient sends requests with Go's http.Client.
+type stdAPIClient struct {
+	ctx         context.Context
+	client      *http.Client
+	method, url string
+	auth        string
+}
+
+func (c *stdAPIClient) do(_ int, body, idem []byte, ok int, keep bool) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(c.ctx, c.method, c.url, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", c.auth)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if len(idem) > 0 {
+		req.Header.Set("Idempotency-Key", string(idem))
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var out []byte
+	if resp.StatusCode != ok || keep {
+		out, _ = io.ReadAll(io.LimitReader(resp.Body, 4096))
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, out, nil
+}
+
+func (c *stdAPIClient) close() {}
+
+// rawAPIClient is one keep-alive HTTP/1.1 connection that writes requests
+// prepared once (per body; only an Idempotency-Key is appended per
+// request) and reads answers with a minimal parser: status line,
+// Content-Length or chunked body, Connection: close. It spends a fraction
+// of http.Client's CPU per request, which matters when the generator
+// shares the machine's cores with the server it measures. A transport
+// error closes the connection; the next request dials again.
+type rawAPIClient struct {
+	host   string
+	heads  [][]byte // per body: request line and headers, without the final CRLF
+	bodies [][]byte
+	conn   net.Conn
+	br     *bufio.Reader
+	buf    []byte // the request being written
+	out    []byte // the body kept
+}
+
+func newRawAPIClient(host, method, path, key string, bodies [][]byte) *rawAPIClient {
+	c := &rawAPIClient{host: host, bodies: bodies}
+	for _, b := range bodies {
+		h := method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + key + "\r\n"
+		if b != nil {
+			h += "Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(b)) + "\r\n"
+		}
+		c.heads = append(c.heads, []byte(h))
+	}
+	return c
+}
+
+func (c *rawAPIClient) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+func (c *rawAPIClient) do(i int, body, idem []byte, ok int, keep bool) (int, []byte, error) {
+	code, out, closeAfter, err := c.roundTrip(i, idem, ok, keep)
+	if err != nil || closeAfter {
+		c.close()
+	}
+	return code, out, err
+}
+
+func (c *rawAPIClient) roundTrip(i int, idem []byte, ok int, keep bool) (code int, out []byte, closeAfter bool, err error) {
+	if c.conn == nil {
+		if c.conn, err = net.DialTimeout("tcp", c.host, 5*time.Second); err != nil {
+			return 0, nil, false, err
+		}
+		if c.br == nil {
+			c.br = bufio.NewReaderSize(c.conn, 16<<10)
+		} else {
+			c.br.Reset(c.conn)
+		}
+	}
+	c.buf = append(c.buf[:0], c.heads[i]...)
+	if len(idem) > 0 {
+		c.buf = append(append(append(c.buf, "Idempotency-Key: "...), idem...), "\r\n"...)
+	}
+	c.buf = append(append(c.buf, "\r\n"...), c.bodies[i]...)
+	c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err = c.conn.Write(c.buf); err != nil {
+		return 0, nil, false, err
+	}
+	line, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, false, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, nil, false, fmt.Errorf("bad status line %q", line)
+	}
+	if code, err = strconv.Atoi(string(line[9:12])); err != nil {
+		return 0, nil, false, fmt.Errorf("bad status line %q", line)
+	}
+	length, chunked := int64(-1), false
+	for {
+		line, err = c.br.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, false, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found {
+			return 0, nil, false, fmt.Errorf("bad header line %q", line)
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
+				return 0, nil, false, fmt.Errorf("bad Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+			if !chunked {
+				return 0, nil, false, fmt.Errorf("transfer encoding %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Connection")):
+			closeAfter = bytes.EqualFold(value, []byte("close"))
+		}
+	}
+	keep = keep || code != ok
+	c.out = c.out[:0]
+	if chunked {
+		for {
+			line, err = c.br.ReadSlice('\n')
+			if err != nil {
+				return 0, nil, false, err
+			}
+			sz, _, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
+			n, perr := strconv.ParseInt(string(sz), 16, 64)
+			if perr != nil || n < 0 {
+				return 0, nil, false, fmt.Errorf("bad chunk size %q", line)
+			}
+			if n == 0 {
+				for { // trailers, up to the empty line
+					if line, err = c.br.ReadSlice('\n'); err != nil {
+						return 0, nil, false, err
+					}
+					if len(bytes.TrimRight(line, "\r\n")) == 0 {
+						break
+					}
+				}
+				break
+			}
+			if err = c.body(n, keep); err != nil {
+				return 0, nil, false, err
+			}
+			if _, err = c.br.Discard(2); err != nil { // the chunk's CRLF
+				return 0, nil, false, err
+			}
+		}
+	} else if length >= 0 {
+		if err = c.body(length, keep); err != nil {
+			return 0, nil, false, err
+		}
+	} else if code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified {
+		return 0, nil, false, errors.New("an answer with neither Content-Length nor chunked encoding")
+	}
+	if keep {
+		out = c.out
+	}
+	return code, out, closeAfter, nil
+}
+
+// body reads n bytes of body, keeping up to 4 KiB of them in c.out if keep.
+func (c *rawAPIClient) body(n int64, keep bool) error {
+	if keep && len(c.out) < 4096 {
+		k := min(n, int64(4096-len(c.out)))
+		start := len(c.out)
+		c.out = append(c.out, make([]byte, k)...)
+		if _, err := io.ReadFull(c.br, c.out[start:]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	_, err := c.br.Discard(int(n))
+	return err
+}
+
 func printBenchAPI(w io.Writer, r *benchAPIResult) {
-	fmt.Fprintf(w, "bench api: %s, server %s, %d clients, %.1f s measured\n", r.Kind, r.Server, r.Concurrency, r.DurationS)
+	fmt.Fprintf(w, "bench api: %s, server %s, %d clients (%s), %.1f s measured\n", r.Kind, r.Server, r.Concurrency, r.Client, r.DurationS)
 	if r.ServerStartupMs > 0 {
 		fmt.Fprintf(w, "  server ready in %.0f ms (pid %d)\n", r.ServerStartupMs, r.ServerPID)
 	}

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -42,9 +47,16 @@ func TestBenchAPIBinary(t *testing.T) {
 	if b := res.Baseline; b == nil || b.PerSec <= 0 || b.Errors != 0 || b.P50Ms <= 0 {
 		t.Errorf("payments: baseline %+v: want GET /v1/clock measured without errors", b)
 	}
+	if res.Client != "raw" {
+		t.Errorf("payments: client %q; want raw by default", res.Client)
+	}
 	res = check("plans", runPaybridge(t, bin, append([]string{"bench", "api", "--kind", "plans"}, short...)...), "plans")
 	if res.Status["200"] != res.OK {
 		t.Errorf("plans: %+v: want all 200", res)
+	}
+	res = check("plans, net/http", runPaybridge(t, bin, append([]string{"bench", "api", "--kind", "plans", "--client", "net/http"}, short...)...), "plans")
+	if res.Status["200"] != res.OK || res.Client != "net/http" {
+		t.Errorf("plans with --client net/http: %+v: want all 200", res)
 	}
 
 	// Against a server already running.
@@ -71,6 +83,7 @@ func TestBenchAPIBinary(t *testing.T) {
 		want string
 	}{
 		{[]string{"--kind", "refunds"}, "--kind"},
+		{[]string{"--client", "curl"}, "--client"},
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--baseline", "-1s"}, "--baseline"},
 		{[]string{"--concurrency", "0"}, "--concurrency"},
@@ -87,5 +100,73 @@ func TestBenchAPIBinary(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Errorf("bench api %v took %s to refuse", tc.args, time.Since(start))
 		}
+	}
+}
+
+// TestRawAPIClient: the load generator's HTTP/1.1 client reads answers
+// with a Content-Length, chunked answers (a handler that flushes), keeps
+// the body of errors and of answers it is asked to keep, sends the
+// Idempotency-Key, and reconnects after Connection: close.
+func TestRawAPIClient(t *testing.T) {
+	var conns atomic.Int64
+	big := strings.Repeat("x", 10000)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Authorization") != "Bearer k" || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad headers", http.StatusBadRequest)
+			return
+		}
+		switch string(body) {
+		case `"length"`:
+			w.Write([]byte(`{"ok":true}`))
+		case `"chunked"`:
+			w.Write([]byte(big[:5000]))
+			w.(http.Flusher).Flush()
+			w.Write([]byte(big[5000:]))
+		case `"close"`:
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(r.Header.Get("Idempotency-Key")))
+		default:
+			http.Error(w, "nope", http.StatusTeapot)
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	bodies := [][]byte{[]byte(`"length"`), []byte(`"chunked"`), []byte(`"close"`), []byte(`"other"`)}
+	c := newRawAPIClient(strings.TrimPrefix(srv.URL, "http://"), "POST", "/v1/plans", "k", bodies)
+	defer c.close()
+	for round := range 2 {
+		for _, tc := range []struct {
+			i    int
+			keep bool
+			code int
+			out  string
+		}{
+			{0, false, 200, ""},
+			{0, true, 200, `{"ok":true}`},
+			{1, false, 200, ""},
+			{1, true, 200, big[:4096]},
+			{3, false, http.StatusTeapot, "nope\n"},
+			{2, true, 201, "key-1"},
+		} {
+			code, out, err := c.do(tc.i, bodies[tc.i], []byte("key-1"), 200, tc.keep)
+			if err != nil || code != tc.code || string(out) != tc.out {
+				t.Fatalf("round %d body %s keep %v: %d %q %v; want %d %q", round, bodies[tc.i], tc.keep, code, out, err, tc.code, tc.out)
+			}
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections; want 2 (one per Connection: close)", n)
+	}
+	// A server that is gone: an error, then a new connection is tried.
+	srv.Close()
+	if _, _, err := c.do(0, bodies[0], nil, 200, false); err == nil {
+		t.Error("no error from a closed server")
 	}
 }

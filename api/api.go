@@ -88,6 +88,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Calibration returns the calibration report (nil: 503).
 	Calibration func() (any, error)
+	// Cases is the risk case database of /v1/risk/cases (nil: 503).
+	Cases CaseStore
+	// VerifyLedger runs ledger verify for POST /v1/ledger/verify (nil: 503).
+	VerifyLedger LedgerVerifier
 	// Now is the wall clock for plan expiry (nil: time.Now).
 	Now func() time.Time
 	// MaxInFlight bounds the /v1 requests served at once (event streams
@@ -118,6 +122,7 @@ type Server struct {
 	ready     atomic.Bool
 	inflight  chan struct{} // one token per /v1 request being served
 	idem      sync.Map      // Idempotency-Key → idem
+	admin     adminState    // keys, ledger verify, worlds (admin.go)
 	calib     struct {
 		once   sync.Once
 		report any

@@ -55,9 +55,15 @@ type collect struct {
 	transfers []ledger.Transfer
 }
 
-func (c *collect) VisitAccount(a ledger.Account) error   { c.accounts = append(c.accounts, a); return nil }
-func (c *collect) VisitTransfer(t ledger.Transfer) error { c.transfers = append(c.transfers, t); return nil }
-func (c *collect) VisitCounter(ledger.Counter) error     { return nil }
+func (c *collect) VisitAccount(a ledger.Account) error {
+	c.accounts = append(c.accounts, a)
+	return nil
+}
+func (c *collect) VisitTransfer(t ledger.Transfer) error {
+	c.transfers = append(c.transfers, t)
+	return nil
+}
+func (c *collect) VisitCounter(ledger.Counter) error { return nil }
 
 type caseList struct {
 	Cases []risk.Case `json:"cases"`

@@ -221,7 +221,7 @@ func TestServeCasesUsageErrors(t *testing.T) {
 	bin := buildPaybridge(t)
 	dir := t.TempDir()
 	for _, args := range [][]string{
-		{"serve", "--db", filepath.Join(dir, "a.db"), "--cases", filepath.Join(dir, "missing.db")},                                    // --risk off: must exist
+		{"serve", "--db", filepath.Join(dir, "a.db"), "--cases", filepath.Join(dir, "missing.db")},                                   // --risk off: must exist
 		{"serve", "--db", filepath.Join(dir, "a.db"), "--risk", "on", "--risk-cases", "x.db", "--cases", filepath.Join(dir, "y.db")}, // two case files
 		{"serve", "--db", filepath.Join(dir, "a.db"), "--risk-cases", "x.db"},                                                        // needs --risk on
 	} {

@@ -91,6 +91,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Calibration returns the calibration report (nil: 503).
 	Calibration func() (any, error)
+	// Cases is the risk case database of /v1/risk/cases (nil: 503).
+	Cases CaseStore
+	// VerifyLedger runs ledger verify for POST /v1/ledger/verify (nil: 503).
+	VerifyLedger LedgerVerifier
 	// Now is the wall clock for plan expiry (nil: time.Now).
 	Now func() time.Time
 	// MaxInFlight bounds the /v1 requests served at once (event streams
@@ -122,7 +126,8 @@ type Server struct {
 	expiry     atomic.Pointer[expiryText]
 	intern     map[string]string // ids and names a plan request may use, shared (see internPlan)
 	internOnce sync.Once
-	idem       sync.Map // Idempotency-Key → idem
+	idem       sync.Map   // Idempotency-Key → idem
+	admin      adminState // keys, ledger verify, worlds (admin.go)
 	calib      struct {
 		once   sync.Once
 		report any

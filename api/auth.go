@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/payment"
@@ -146,8 +147,9 @@ type MemoryKeys struct {
 }
 
 type memKey struct {
-	hash [32]byte
-	p    Principal
+	hash             [32]byte
+	p                Principal
+	created, revoked time.Time // revoked zero: active
 }
 
 // NewMemoryKeys returns an empty store.
@@ -162,7 +164,7 @@ func (m *MemoryKeys) CreateKey(_ context.Context, p Principal) (string, Principa
 	p.KeyID = hex.EncodeToString(id[:])
 	key := "pbk_" + p.KeyID + "_" + hex.EncodeToString(secret[:])
 	m.mu.Lock()
-	m.keys[p.KeyID] = memKey{hash: sha256.Sum256([]byte(key)), p: p}
+	m.keys[p.KeyID] = memKey{hash: sha256.Sum256([]byte(key)), p: p, created: time.Now()}
 	m.mu.Unlock()
 	return key, p, nil
 }
@@ -178,15 +180,21 @@ func (m *MemoryKeys) Authenticate(_ context.Context, key string) (Principal, err
 	k, found := m.keys[id]
 	m.mu.RUnlock()
 	h := sha256.Sum256([]byte(key))
-	if !found || subtle.ConstantTimeCompare(h[:], k.hash[:]) != 1 {
+	if !found || !k.revoked.IsZero() || subtle.ConstantTimeCompare(h[:], k.hash[:]) != 1 {
 		return Principal{}, ErrUnauthenticated
 	}
 	return k.p, nil
 }
 
-// Count returns how many keys the store holds.
+// Count returns how many active keys the store holds.
 func (m *MemoryKeys) Count() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.keys)
+	n := 0
+	for _, k := range m.keys {
+		if k.revoked.IsZero() {
+			n++
+		}
+	}
+	return n
 }

@@ -64,6 +64,14 @@ func (s *Server) routes() []routeDef {
 		{"GET /v1/calibration", read, s.getCalibration},
 		{"GET /v1/books", read, s.getBooks},
 		{"POST /v1/keys", admin, s.createKey},
+		{"GET /v1/keys", admin, s.listKeys},
+		{"DELETE /v1/keys/{id}", admin, s.revokeKey},
+		{"GET /v1/risk/cases", read, s.listCases},
+		{"GET /v1/risk/cases/{id}", read, s.getCase},
+		{"POST /v1/risk/cases/{id}/resolve", write, s.resolveCase},
+		{"POST /v1/ledger/verify", read, s.verifyLedger},
+		{"GET /v1/ecosystems", read, s.listEcosystems},
+		{"GET /v1/ecosystems/diff", read, s.diffEcosystems},
 		{"/", public, s.unknown},
 	}
 }
@@ -140,7 +148,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 func (s *Server) unknown(w http.ResponseWriter, r *http.Request) error {
 	var allow []string
-	for _, m := range []string{"GET", "POST"} {
+	for _, m := range []string{"GET", "POST", "DELETE"} {
 		if m == r.Method {
 			continue
 		}

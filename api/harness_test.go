@@ -43,7 +43,8 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	clk := NewManual(clock.NewVirtual(epoch))
-	led, err := ledger.Open(ctx, ledger.NewMemStore(), NonBlocking(clk), ledger.Options{})
+	mem := ledger.NewMemStore()
+	led, err := ledger.Open(ctx, mem, NonBlocking(clk), ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,8 @@ func newHarness(t testing.TB) *harness {
 	keys := NewMemoryKeys()
 	admin, _, _ := keys.CreateKey(ctx, Principal{Role: RoleAdmin})
 	srv := New(Config{Ecosystem: eco, Rules: rules, Ledger: led, Executor: x, Clock: clk, ClockMode: "manual",
-		Auth: keys, Keys: keys, Calibration: func() (any, error) { return calibrate.Run(eco) }})
+		Auth: keys, Keys: keys, Calibration: func() (any, error) { return calibrate.Run(eco) },
+		Cases: testCaseStore(t), VerifyLedger: memVerifier(mem)})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()

@@ -83,6 +83,30 @@ var operations = []op{
 	{pattern: "GET /v1/books", summary: "Check that every institution's own books balance (as paybridge payments books --json)", roles: "admin, auditor", status: "200", response: "Books", errors: []string{"403"}},
 	{pattern: "POST /v1/keys", summary: "Create an API key (shown once)", roles: "admin",
 		request: "KeyRequest", example: map[string]any{"role": "holder", "holder": "me"}, status: "201", response: "Key", errors: []string{"400", "403"}},
+	{pattern: "GET /v1/keys", summary: "Every API key, active and revoked, oldest first: ids, roles, scopes and times, never the keys (as paybridge keys list)", roles: "admin",
+		params: []param{{"active", "query", "true: active keys only; false: revoked only", "", false},
+			{"limit", "query", "1 to 1000 (default 50)", "", false}, {"cursor", "query", "next_cursor of the previous page", "", false}},
+		status: "200", response: "KeyList", errors: []string{"400", "403", "503"}},
+	{pattern: "DELETE /v1/keys/{id}", summary: "Revoke a key (as paybridge keys revoke); the last active admin key is refused with 409", roles: "admin",
+		params: []param{{"id", "path", "key id (16 hex digits)", "3f2a9c01d4e5b678", true}}, status: "200", response: "KeyInfo", errors: []string{"403", "404", "409", "503"}},
+	{pattern: "GET /v1/risk/cases", summary: "Risk cases the key sees, newest first (as paybridge risk cases --json)", roles: "admin, auditor: all; operator: cases of holders with an account at its institution; holder: own",
+		params: []param{{"state", "query", "open, reviewing, confirmed or dismissed", "", false}, {"holder", "query", "only this holder's cases", "", false},
+			{"limit", "query", "1 to 1000 (default 50)", "", false}, {"cursor", "query", "next_cursor of the previous page", "", false}},
+		status: "200", response: "CaseList", errors: []string{"400", "403", "503"}},
+	{pattern: "GET /v1/risk/cases/{id}", summary: "One risk case with its alerts and their explanations (as paybridge risk case --json); 404 also outside the key's scope", roles: "as GET /v1/risk/cases",
+		params: []param{{"id", "path", "case number", "1", true}}, status: "200", response: "CaseDetail", errors: []string{"400", "404", "503"}},
+	{pattern: "POST /v1/risk/cases/{id}/resolve", summary: "Move a case to reviewing, confirmed or dismissed (reason required for the last two)", roles: "admin; operator whose scope holds the case (holders and auditors may not)",
+		params: []param{{"id", "path", "case number", "1", true}}, request: "CaseResolve", example: map[string]any{"state": "reviewing", "reason": "checking the credit cycle"},
+		status: "200", response: "CaseDetail", errors: []string{"400", "403", "404", "409", "503"}},
+	{pattern: "POST /v1/ledger/verify", summary: "Check the ledger invariants and the journal's hash chain over the whole database (as paybridge ledger verify --json)", roles: "admin, auditor",
+		request: "Empty", example: map[string]any{}, status: "200", response: "LedgerReport", errors: []string{"403", "503"}},
+	{pattern: "GET /v1/ecosystems", summary: "The bundled worlds (as paybridge ecosystem list --json), the default and the one this server runs", roles: "every role", status: "200", response: "EcosystemList"},
+	{pattern: "GET /v1/ecosystems/diff", summary: "Where two bundled worlds differ, and optionally how one query plans in each (as paybridge ecosystem diff --json)", roles: "every role",
+		params: []param{{"a", "query", "bundled world A", "cn-2023", true}, {"b", "query", "bundled world B", "cn-facts", true},
+			{"from", "query", "with to and amount_fen: plan this query in both worlds", "alipay.huabei", false}, {"to", "query", "product the money should reach", "wechat.change", false},
+			{"amount_fen", "query", "amount in fen", "100000", false}, {"to_holder", "query", "holder who should receive it", "friend", false},
+			{"at", "query", "RFC 3339 start time (default: the server's clock)", "", false}},
+		status: "200", response: "EcosystemDiff", errors: []string{"400"}},
 }
 
 func obj(props map[string]any, required ...string) map[string]any {
@@ -96,10 +120,11 @@ func obj(props map[string]any, required ...string) map[string]any {
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
 
 var (
-	str    = map[string]any{"type": "string"}
-	fen    = map[string]any{"type": "integer", "format": "int64", "description": "money in integer fen (1 yuan = 100 fen)"}
-	integ  = map[string]any{"type": "integer"}
-	anyObj = map[string]any{"type": "object"}
+	str      = map[string]any{"type": "string"}
+	fen      = map[string]any{"type": "integer", "format": "int64", "description": "money in integer fen (1 yuan = 100 fen)"}
+	integ    = map[string]any{"type": "integer"}
+	anyObj   = map[string]any{"type": "object"}
+	dateTime = map[string]any{"type": "string", "format": "date-time"}
 )
 
 func schemas() map[string]any {
@@ -151,6 +176,28 @@ func schemas() map[string]any {
 			"institution": str, "holder": str}, "role"),
 		"Books": obj(map[string]any{"ok": map[string]any{"type": "boolean"}, "accounts": integ, "violations": map[string]any{"type": "array", "items": str}}),
 		"Key":   obj(map[string]any{"key": str, "key_id": str, "role": str, "institution": str, "holder": str}),
+		"KeyInfo": obj(map[string]any{"key_id": str, "role": str, "institution": str, "holder": str, "created": dateTime,
+			"revoked": map[string]any{"type": []string{"string", "null"}, "format": "date-time", "description": "null while the key is active"}}),
+		"KeyList": obj(map[string]any{"keys": map[string]any{"type": "array", "items": ref("KeyInfo")}, "next_cursor": str}),
+		"Case": obj(map[string]any{"id": integ, "holder": str, "family": map[string]any{"type": "string", "description": "pattern family, or the rule id for a rule without a pattern"},
+			"state": map[string]any{"type": "string", "enum": caseStates}, "opened": dateTime, "updated": dateTime,
+			"alerts": map[string]any{"type": "integer", "description": "how many alerts the case holds"}, "max_score": integ, "reason": str}),
+		"CaseList": obj(map[string]any{"cases": map[string]any{"type": "array", "items": ref("Case")}, "next_cursor": str}),
+		"Alert": obj(map[string]any{"event_id": str, "time": dateTime, "holder": str, "family": str, "rule": str, "score": integ,
+			"detail": map[string]any{"type": "object", "description": "the rule match: values read, pattern and members"}}),
+		"CaseDetail": obj(map[string]any{"case": ref("Case"), "alerts": map[string]any{"type": "array", "items": ref("Alert"), "description": "the first 1000 alerts"}}),
+		"CaseResolve": obj(map[string]any{"state": map[string]any{"type": "string", "enum": []string{"reviewing", "confirmed", "dismissed"}},
+			"reason": map[string]any{"type": "string", "description": "why; required for confirmed and dismissed (at most 2000 bytes)"}}, "state"),
+		"LedgerReport": obj(map[string]any{"ok": map[string]any{"type": "boolean"}, "commits": integ, "accounts": integ, "transfers": integ,
+			"violations":       map[string]any{"type": "array", "items": obj(map[string]any{"check": str, "detail": str}), "description": "at most 1000"},
+			"violations_total": integ}),
+		"EcosystemList": obj(map[string]any{"ecosystems": map[string]any{"type": "array", "items": obj(map[string]any{"id": str, "name": str, "description": str, "file": str})},
+			"default": str, "serving": str}),
+		"EcosystemDiff": obj(map[string]any{"a": obj(map[string]any{"id": str, "name": str}), "b": obj(map[string]any{"id": str, "name": str}),
+			"summary": obj(map[string]any{"added": integ, "removed": integ, "changed": integ}),
+			"differences": map[string]any{"type": "array", "items": obj(map[string]any{"section": str, "id": str, "change": map[string]any{"type": "string", "enum": []string{"added", "removed", "changed"}},
+				"field": str, "a": str, "b": str, "source_a": str, "source_b": str})},
+			"routes": map[string]any{"type": "object", "description": "with a query: {a, b}, each the planner's result as paybridge route --json prints it, or {error}"}}),
 	}
 }
 

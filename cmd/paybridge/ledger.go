@@ -98,18 +98,8 @@ func runLedgerVerify(ctx context.Context, w io.Writer, db string, asJSON bool) e
 	}
 	defer s.Close()
 	out := verifyOutput{DB: db}
-	st, err := s.Replay(ctx)
-	switch {
-	case errors.Is(err, sqlite.ErrCorrupt):
-		out.Report = audit.Report{Violations: []audit.Violation{{Check: "journal", Detail: err.Error()}}, Total: 1}
-	case err != nil:
+	if out.Commits, out.Report, err = verifyStore(ctx, s); err != nil {
 		return usageErrorf("--db %s: cannot read: %v", db, err)
-	default:
-		accounts := make([]ledger.Account, 0, len(st.Accounts))
-		for _, id := range st.AccountIDs() {
-			accounts = append(accounts, st.Accounts[id])
-		}
-		out.Report, out.Commits = audit.Check(accounts, st.Transfers), st.Commits
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -123,6 +113,25 @@ func runLedgerVerify(ctx context.Context, w io.Writer, db string, asJSON bool) e
 		return &failure{fmt.Sprintf("ledger verify: %d invariant violations in %s", out.Total, db)}
 	}
 	return nil
+}
+
+// verifyStore replays s's journal and audits the state it folds into: the
+// checks of ledger verify (and of POST /v1/ledger/verify, over the file
+// the server has open). A broken journal is a "journal" violation; an
+// error is a failure to read.
+func verifyStore(ctx context.Context, s *sqlite.Store) (commits int, rep audit.Report, err error) {
+	st, err := s.Replay(ctx)
+	switch {
+	case errors.Is(err, sqlite.ErrCorrupt):
+		return 0, audit.Report{Violations: []audit.Violation{{Check: "journal", Detail: err.Error()}}, Total: 1}, nil
+	case err != nil:
+		return 0, audit.Report{}, err
+	}
+	accounts := make([]ledger.Account, 0, len(st.Accounts))
+	for _, id := range st.AccountIDs() {
+		accounts = append(accounts, st.Accounts[id])
+	}
+	return st.Commits, audit.Check(accounts, st.Transfers), nil
 }
 
 func printVerify(w io.Writer, out *verifyOutput) {

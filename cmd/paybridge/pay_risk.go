@@ -90,6 +90,7 @@ type liveGuard struct {
 	cases  *risk.SQLiteStore           // nil: alerts are not filed
 	filed  int                         // alerts filed into cases
 	hops   int                         // hops observed live (not replayed)
+	fed    bool                        // a riskfeed.Feed (serve --risk on) files posted hops and owns cases: file only stopped hops, never close cases
 }
 
 var _ payment.HopGuard = (*liveGuard)(nil)
@@ -116,10 +117,10 @@ func (g *liveGuard) finish(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	err := g.catchUp(ctx, true)
-	if g.cases != nil {
+	if g.cases != nil && !g.fed {
 		g.cases.Close()
-		g.cases = nil
 	}
+	g.cases = nil
 	return err
 }
 
@@ -194,7 +195,7 @@ func (g *liveGuard) observe(ctx context.Context, e risk.Event, file bool) error 
 		return nil
 	}
 	g.hops++
-	if g.cases == nil || !d.Alert() {
+	if g.cases == nil || g.fed || !d.Alert() {
 		return nil
 	}
 	for _, a := range risk.Alerts(d) {

@@ -28,6 +28,7 @@ type serveFlags struct {
 	shutdownTimeout            time.Duration
 	world                      worldFlags
 	risk                       riskFlags
+	cases                      string // the risk case database (serve_cases.go)
 }
 
 func init() {
@@ -55,7 +56,12 @@ holder (own accounts and payments), auditor (read-only everything).
 
 --risk on asks the risk engine before each hop (as 'paybridge pay --risk
 on' does): a refused payment answers 422, a held one waits for
-POST /v1/payments/{id}/resume or /refund.
+POST /v1/payments/{id}/resume or /refund. It also runs the streaming risk
+engine over the payment outbox in the background (as 'risk watch --follow'
+does), filing alerts into the case database --cases (default: beside --db,
+paybridge.db → paybridge-risk.db), which GET /v1/risk/cases serves; its
+state is snapshotted there and survives restarts. With --risk off an
+existing --cases file is served, read and resolved only.
 
 SIGINT or SIGTERM stops it gracefully: it stops accepting connections,
 finishes the requests and ledger commits in flight, and closes the ledger.
@@ -78,6 +84,7 @@ Logs are structured (log/slog) on stderr.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for requests in flight")
 	f.world.register(fl)
 	f.risk.register(fl)
+	fl.StringVar(&f.cases, "cases", "", "risk case database (default: beside --db, paybridge.db → paybridge-risk.db); with --risk on, created and fed")
 	root.AddCommand(cmd)
 }
 
@@ -106,10 +113,16 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 	defer ln.Close()
 
+	sc, err := openServeCases(&f, cmd.Flags().Changed("cases"), logger)
+	if err != nil {
+		return err
+	}
+	defer sc.close()
 	guard, err := f.risk.guard()
 	if err != nil {
 		return err
 	}
+	sc.attach(guard)
 	if guard != nil {
 		f.world.guard = guard
 	}
@@ -141,7 +154,11 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 				logger.Warn("risk guard: taking the last hops in", "err", err)
 			}
 		}()
+		if err := sc.start(ctx, w, f.risk.rules); err != nil {
+			return err
+		}
 	}
+	defer sc.close() // before the ledger closes
 	rules, err := compliance.NewChecker(w.eco.Rules, compliance.PolicyStrict)
 	if err != nil {
 		return err
@@ -169,7 +186,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	// every open stream (and reads nothing while no stream is open).
 	hub := stream.NewHub(payment.NewOutbox(w.led), stream.Options{})
 	srv := api.New(api.Config{Ecosystem: eco, Rules: rules, Ledger: w.led, Executor: w.x, Clock: base, ClockMode: mode,
-		Auth: keys, Keys: keys, Logger: logger, Streams: hub,
+		Auth: keys, Keys: keys, Logger: logger, Streams: hub, Cases: sc.caseStore(), VerifyLedger: ledgerVerifier(w),
 		Calibration: func() (any, error) { return calibrate.Run(eco) }})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	hs.RegisterOnShutdown(srv.CloseStreams)

@@ -188,7 +188,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	srv := api.New(api.Config{Ecosystem: eco, Rules: rules, Ledger: w.led, Executor: w.x, Clock: base, ClockMode: mode,
 		Auth: keys, Keys: keys, Logger: logger, Streams: hub, Cases: sc.caseStore(), VerifyLedger: ledgerVerifier(w),
 		Calibration: func() (any, error) { return calibrate.Run(eco) }})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	hs.RegisterOnShutdown(srv.CloseStreams)
 
 	runCtx, stopRun := context.WithCancel(context.Background())

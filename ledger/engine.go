@@ -453,6 +453,19 @@ func (e *Engine) Records(ctx context.Context, kind string, after uint64, limit i
 	return e.store.Records(ctx, kind, after, limit)
 }
 
+// KeyRecords returns committed records of kind whose Key is one of keys,
+// after the cursor (see Store.KeyRecords). Errors: ErrBatchInvalid for a
+// bad limit or key count, the store's errors.
+func (e *Engine) KeyRecords(ctx context.Context, kind string, keys []string, after uint64, limit int) ([]Record, error) {
+	if limit < 1 || limit > MaxHistoryPage {
+		return nil, fmt.Errorf("%w: limit: %d, must be 1…%d", ErrBatchInvalid, limit, MaxHistoryPage)
+	}
+	if len(keys) < 1 || len(keys) > MaxRecordKeys {
+		return nil, fmt.Errorf("%w: keys: %d, must be 1…%d", ErrBatchInvalid, len(keys), MaxRecordKeys)
+	}
+	return e.store.KeyRecords(ctx, kind, keys, after, limit)
+}
+
 // ---- recovery ----
 
 // loader rebuilds a machine from Store.Load.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -58,7 +59,10 @@ POST /v1/payments/{id}/resume or /refund.
 
 SIGINT or SIGTERM stops it gracefully: it stops accepting connections,
 finishes the requests and ledger commits in flight, and closes the ledger.
-Logs are structured (log/slog) on stderr.`,
+Logs are structured (log/slog) on stderr.
+
+For profiling, PAYBRIDGE_PPROF=127.0.0.1:6060 in the environment serves
+net/http/pprof on that address (keep it on loopback: it needs no key).`,
 		Example: `  # Serve the bundled world on a clock 600 times faster than real time
   paybridge serve --db /tmp/pb.db --clock scaled:600
 
@@ -180,6 +184,9 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	go func() { hubDone <- hub.Run(runCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- hs.Serve(ln) }()
+	if addr := os.Getenv("PAYBRIDGE_PPROF"); addr != "" {
+		servePprof(logger, addr)
+	}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", f.world.db, "ecosystem", eco.ID, "clock", mode,
 		"clock_now", base.Now().Format(time.RFC3339), "payments", len(w.x.List()), "startup", time.Since(start).Round(time.Millisecond).String())
 
@@ -217,4 +224,20 @@ type keyStore interface {
 	api.KeyCreator
 	Count(ctx context.Context) (int, error)
 	Close() error
+}
+
+// servePprof serves net/http/pprof on addr (PAYBRIDGE_PPROF), for profiling
+// the server under load; it needs no key, so keep addr on loopback.
+func servePprof(logger *slog.Logger, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() {
+		if err := http.ListenAndServe(addr, mux); err != nil {
+			logger.Warn("pprof", "addr", addr, "err", err)
+		}
+	}()
+	logger.Info("pprof", "addr", addr)
 }

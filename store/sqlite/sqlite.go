@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -89,6 +90,7 @@ type Store struct {
 	buf          []byte
 	ix           *indexer
 	failWith     error // injected by FailCommits
+	closed       atomic.Bool
 
 	stop chan struct{}
 	done chan struct{} // closed when both background goroutines have returned
@@ -390,6 +392,7 @@ func (s *Store) Close() error {
 		s.wmu.Unlock()
 		return nil
 	}
+	s.closed.Store(true)
 	close(s.stop)
 	s.wmu.Unlock()
 	<-s.done

@@ -27,7 +27,7 @@ func (nopStore) Records(context.Context, string, uint64, int) ([]Record, error) 
 func (nopStore) KeyRecords(context.Context, string, []string, uint64, int) ([]Record, error) {
 	return nil, nil
 }
-func (nopStore) Close() error                                                   { return nil }
+func (nopStore) Close() error { return nil }
 
 type benchClock struct{}
 

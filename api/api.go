@@ -107,7 +107,6 @@ type Server struct {
 	handler   http.Handler
 	log       *slog.Logger
 	plans     *planStore
-	seqs      seqIndex
 	outbox    *payment.Outbox
 	planCache planCache
 	planner   *route.Planner // memoised planning over cfg.Ecosystem
@@ -117,7 +116,6 @@ type Server struct {
 	metrics   *metrics
 	ready     atomic.Bool
 	inflight  chan struct{} // one token per /v1 request being served
-	idem      sync.Map      // Idempotency-Key → idem
 	calib     struct {
 		once   sync.Once
 		report any
@@ -147,11 +145,6 @@ func New(cfg Config) *Server {
 	if s.streams == nil {
 		s.streams = s.poller
 	}
-	for _, p := range cfg.Executor.List() {
-		if p.Spec.Key != "" {
-			s.idem.Store(p.Spec.Key, idem{id: p.ID})
-		}
-	}
 	s.metrics = newMetrics(cfg.Registry, s)
 	s.sched = newScheduler(cfg.Executor, cfg.Clock, cfg.Logger, s.notify)
 	for _, rt := range s.routes() {
@@ -168,10 +161,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // runs every payment on the clock until ctx ends; then it waits for the
 // settlements in flight to commit. /readyz answers 200 once Run started.
 func (s *Server) Run(ctx context.Context) error {
-	for _, p := range s.cfg.Executor.List() {
-		if p.State == payment.StateRunning {
-			s.sched.add(p)
-		}
+	for _, p := range s.cfg.Executor.Live(payment.StateRunning) {
+		s.sched.add(p)
 	}
 	s.ready.Store(true)
 	defer s.ready.Store(false)

@@ -188,7 +188,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		servePprof(logger, addr)
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", f.world.db, "ecosystem", eco.ID, "clock", mode,
-		"clock_now", base.Now().Format(time.RFC3339), "payments", len(w.x.List()), "startup", time.Since(start).Round(time.Millisecond).String())
+		"clock_now", base.Now().Format(time.RFC3339), "payments", w.x.Count(), "startup", time.Since(start).Round(time.Millisecond).String())
 
 	select {
 	case <-ctx.Done():
@@ -214,7 +214,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if err := <-hubDone; err != nil && !errors.Is(err, context.Canceled) {
 		logger.Warn("event stream hub", "err", err)
 	}
-	logger.Info("stopped; ledger closed", "payments", len(w.x.List()))
+	logger.Info("stopped; ledger closed", "payments", w.x.Count())
 	return nil
 }
 

@@ -88,6 +88,7 @@ type view struct {
 	accs     []Account
 	counters map[string]int64
 	seq      uint64
+	lastRec  uint64 // the largest Record.Seq committed
 }
 
 // Open rebuilds the engine's state from everything committed in store and
@@ -119,7 +120,7 @@ func Open(ctx context.Context, store Store, clock Clock, opts Options) (*Engine,
 		stopTick:   make(chan struct{}),
 	}
 	e.view = view{idx: make(map[AccountID]int32, len(m.accs)), accs: make([]Account, len(m.accs)),
-		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq}
+		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq, lastRec: m.lastRecSeq}
 	copy(e.view.accs, m.accs)
 	for i, a := range m.accs {
 		e.view.idx[a.ID] = int32(i)
@@ -384,6 +385,9 @@ func (v *view) publish(rec *CommitRecord) {
 	for _, c := range rec.Counters {
 		v.counters[c.Key] = c.Value
 	}
+	if n := len(rec.Records); n > 0 {
+		v.lastRec = max(v.lastRec, rec.Records[n-1].Seq)
+	}
 	v.seq = rec.Seq
 }
 
@@ -418,6 +422,14 @@ func (e *Engine) Counter(key string) int64 {
 	e.view.mu.RLock()
 	defer e.view.mu.RUnlock()
 	return e.view.counters[key]
+}
+
+// LastRecordSeq returns the Seq of the last durable record (0 if none):
+// a reader of records after it finds only later commits'.
+func (e *Engine) LastRecordSeq() uint64 {
+	e.view.mu.RLock()
+	defer e.view.mu.RUnlock()
+	return e.view.lastRec
 }
 
 // CommitSeq returns the Seq of the last durable commit.

@@ -86,17 +86,25 @@ func (s *Store) KeyRecords(ctx context.Context, kind string, keys []string, afte
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	var q strings.Builder
-	q.WriteString(`SELECT seq, commit_seq, kind, key, data FROM records WHERE kind = ? AND key IN (?`)
 	args := make([]any, 0, len(keys)+3)
-	args = append(args, kind, keys[0])
-	for _, k := range keys[1:] {
-		q.WriteString(`,?`)
+	args = append(args, kind)
+	for _, k := range keys {
 		args = append(args, k)
 	}
-	q.WriteString(`) AND seq > ? ORDER BY seq LIMIT ?`)
 	args = append(args, int64(after), limit)
-	return s.queryRecords(ctx, q.String(), args)
+	return s.queryRecords(ctx, keyRecordsSQL(len(keys)), args)
+}
+
+// keyRecordsSQL is KeyRecords' query for n keys. "+kind" keeps SQLite from
+// scanning records_kind for the kind: rows are found by key (records_key).
+func keyRecordsSQL(n int) string {
+	var q strings.Builder
+	q.WriteString(`SELECT seq, commit_seq, kind, key, data FROM records WHERE +kind = ? AND key IN (?`)
+	for range n - 1 {
+		q.WriteString(`,?`)
+	}
+	q.WriteString(`) AND seq > ? ORDER BY seq LIMIT ?`)
+	return q.String()
 }
 
 func (s *Store) queryRecords(ctx context.Context, q string, args []any) ([]ledger.Record, error) {

@@ -4,7 +4,7 @@
 -- payments in memory and reads older ones back from here.
 
 -- +goose Up
-CREATE INDEX records_key ON records(kind, key, seq);
+CREATE INDEX records_key ON records(key);
 
 -- +goose Down
 DROP INDEX records_key;

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/paybridge/paybridge/compliance"
@@ -36,7 +37,7 @@ type paymentView struct {
 	Seed         uint64       `json:"seed"`
 	OnFailure    string       `json:"on_failure"`
 	Key          string       `json:"idempotency_key,omitempty"`
-	Route        *route.Route `json:"route"`
+	Route        routeView    `json:"route"`
 	Events       []eventView  `json:"events"`
 	DeliveredFen int64        `json:"delivered_fen"`
 	FeeFen       int64        `json:"fee_fen"`
@@ -44,10 +45,30 @@ type paymentView struct {
 	Due          string       `json:"due,omitempty"`
 }
 
+// routeView is a payment's route in a view: encoded from the executor's
+// memoised JSON when it has it (the same bytes encoding/json gives), so a
+// response does not encode the route by reflection each time.
+type routeView struct {
+	*route.Route
+	js json.RawMessage
+}
+
+func (r routeView) MarshalJSON() ([]byte, error) {
+	switch {
+	case r.Route == nil:
+		return []byte("null"), nil
+	case r.js != nil:
+		return r.js, nil
+	}
+	return json.Marshal(r.Route)
+}
+
+func (r *routeView) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &r.Route) }
+
 func viewPayment(p *payment.Payment) paymentView {
 	v := paymentView{ID: p.ID, State: p.State, Reason: p.Reason, From: p.Spec.From, To: p.Spec.To,
 		FromHolder: p.Spec.FromHolder, ToHolder: p.Spec.ToHolder, AmountFen: p.Spec.AmountFen, Seed: p.Spec.Seed,
-		OnFailure: p.Spec.OnFailure, Key: p.Spec.Key, Route: p.Spec.Route, Events: make([]eventView, 0, len(p.Events)),
+		OnFailure: p.Spec.OnFailure, Key: p.Spec.Key, Route: routeView{p.Spec.Route, p.Spec.RouteJSON()}, Events: make([]eventView, 0, len(p.Events)),
 		DeliveredFen: p.DeliveredFen(), FeeFen: p.FeeFen(), RefundedFen: p.RefundedFen()}
 	if d := p.Due(); !d.IsZero() {
 		v.Due = d.Format(time.RFC3339Nano)

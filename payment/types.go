@@ -128,6 +128,11 @@ type Spec struct {
 	routeJSON json.RawMessage
 }
 
+// RouteJSON is the route's JSON as encoding/json gives it, when the
+// executor already has it (a memoised route: encoded once for every
+// payment that takes it); nil otherwise.
+func (s *Spec) RouteJSON() json.RawMessage { return s.routeJSON }
+
 // MarshalJSON encodes the spec as encoding/json would, without
 // reflection (a spec is written with every payment), splicing in the
 // route's encoding when it is already known (memoised routes are shared

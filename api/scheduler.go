@@ -120,24 +120,29 @@ func (s *scheduler) run(ctx context.Context) error {
 				return nil
 			}
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		stop := make(chan struct{})
-		go func() {
-			select {
-			case <-s.wake:
-				cancel()
-			case <-stop:
+		if first.After(s.clk.Now()) {
+			wctx, cancel := context.WithCancel(ctx)
+			stop := make(chan struct{})
+			go func() {
+				select {
+				case <-s.wake:
+					cancel()
+				case <-stop:
+				}
+			}()
+			err := s.clk.WaitUntil(wctx, first)
+			close(stop)
+			cancel()
+			if ctx.Err() != nil {
+				return nil
 			}
-		}()
-		err := s.clk.WaitUntil(wctx, first)
-		close(stop)
-		cancel()
-		if ctx.Err() != nil {
-			return nil
+			if err != nil && first.After(s.clk.Now()) {
+				continue // woken early: a payment was added; recompute
+			}
 		}
-		if err != nil { // woken: a payment was added; recompute
-			continue
-		}
+		// Due: settle now, whether or not a payment was added meanwhile
+		// (a wake-up must not starve payments already due: under a steady
+		// stream of new payments one is always pending).
 		for _, id := range s.popDue(s.clk.Now()) {
 			sem <- struct{}{}
 			s.inflight.Add(1)

@@ -26,23 +26,23 @@ type eventView struct {
 
 // paymentView is a payment as the API and `paybridge pay --json` show it.
 type paymentView struct {
-	ID           string       `json:"id"`
-	State        string       `json:"state"`
-	Reason       string       `json:"reason,omitempty"`
-	From         string       `json:"from"`
-	To           string       `json:"to"`
-	FromHolder   string       `json:"from_holder"`
-	ToHolder     string       `json:"to_holder"`
-	AmountFen    int64        `json:"amount_fen"`
-	Seed         uint64       `json:"seed"`
-	OnFailure    string       `json:"on_failure"`
-	Key          string       `json:"idempotency_key,omitempty"`
-	Route        routeView    `json:"route"`
-	Events       []eventView  `json:"events"`
-	DeliveredFen int64        `json:"delivered_fen"`
-	FeeFen       int64        `json:"fee_fen"`
-	RefundedFen  int64        `json:"refunded_fen"`
-	Due          string       `json:"due,omitempty"`
+	ID           string      `json:"id"`
+	State        string      `json:"state"`
+	Reason       string      `json:"reason,omitempty"`
+	From         string      `json:"from"`
+	To           string      `json:"to"`
+	FromHolder   string      `json:"from_holder"`
+	ToHolder     string      `json:"to_holder"`
+	AmountFen    int64       `json:"amount_fen"`
+	Seed         uint64      `json:"seed"`
+	OnFailure    string      `json:"on_failure"`
+	Key          string      `json:"idempotency_key,omitempty"`
+	Route        routeView   `json:"route"`
+	Events       []eventView `json:"events"`
+	DeliveredFen int64       `json:"delivered_fen"`
+	FeeFen       int64       `json:"fee_fen"`
+	RefundedFen  int64       `json:"refunded_fen"`
+	Due          string      `json:"due,omitempty"`
 }
 
 // routeView is a payment's route in a view: encoded from the executor's

@@ -594,7 +594,7 @@ func (s *Server) writePayment(w http.ResponseWriter, pay *payment.Payment, statu
 			Details: map[string]any{"findings": refusingFindings(pay), "payment": viewPayment(pay)}}
 	}
 	w.Header().Set("Location", "/v1/payments/"+pay.ID)
-	writeJSON(w, status, viewPayment(pay))
+	writePaymentView(w, status, viewPayment(pay))
 	return nil
 }
 
@@ -616,7 +616,7 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPayment(pay))
+	writePaymentView(w, http.StatusOK, viewPayment(pay))
 	return nil
 }
 

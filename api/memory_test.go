@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -94,5 +95,37 @@ func TestPaymentsOutOfMemory(t *testing.T) {
 	code, b = h.do("GET", "/metrics", "", "")
 	if code != http.StatusOK || !strings.Contains(string(b), fmt.Sprintf(`paybridge_payments{state="completed"} %d`, n)) {
 		t.Errorf("metrics: %d, no completed count of %d", code, n)
+	}
+}
+
+// TestWritePaymentViewSameBytes: the spliced encoding of a payment is the
+// bytes encoding/json gives for its view (with and without a memoised
+// route, and for a rejected one's fields).
+func TestWritePaymentViewSameBytes(t *testing.T) {
+	h := newHarness(t)
+	for _, body := range []string{
+		`{"from":"alipay.balance","to":"alipay.yuebao","amount_fen":100,"channels":["alipay_to_yuebao"]}`,
+		`{"from":"alipay.balance","to":"wechat.change","amount_fen":100,"seed":3,"on_failure":"strand"}`,
+	} {
+		v := h.pay(body)
+		p, err := h.x.Get(v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		view := viewPayment(p)
+		if view.Route.js == nil {
+			t.Fatalf("%s: no memoised route JSON", v.ID)
+		}
+		rec := httptest.NewRecorder()
+		writePaymentView(rec, 201, view)
+		want, _ := json.Marshal(view)
+		if got := rec.Body.String(); got != string(want)+"\n" || rec.Code != 201 || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s:\n%s\nwant\n%s", v.ID, got, want)
+		}
+		plain := view
+		plain.Route.js = nil
+		if b, _ := json.Marshal(plain); string(b) != string(want) {
+			t.Errorf("%s: the route encoded by reflection differs from the memoised JSON", v.ID)
+		}
 	}
 }

@@ -52,7 +52,15 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 		return "", fmt.Errorf("payment %s: more than %d transfers", t.p.ID, MaxTransfersPerPayment)
 	}
 	// All events are encoded into one buffer; each record holds its part.
-	var buf []byte
+	// Room for every event at once (a created event carries the route).
+	size := 0
+	for i := range t.events {
+		size += 384
+		if sp := t.events[i].Spec; sp != nil {
+			size += 512 + len(sp.routeJSON)
+		}
+	}
+	buf := make([]byte, 0, size)
 	ends := make([]int, len(t.events))
 	for i := range t.events {
 		var err error

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -61,6 +62,10 @@ SIGINT or SIGTERM stops it gracefully: it stops accepting connections,
 finishes the requests and ledger commits in flight, and closes the ledger.
 Logs are structured (log/slog) on stderr.
 
+The Go garbage collector runs at GOGC=200 unless the GOGC environment
+variable says otherwise: fewer collections under load for a larger heap
+(docs/api.md, Performance).
+
 For profiling, PAYBRIDGE_PPROF=127.0.0.1:6060 in the environment serves
 net/http/pprof on that address (keep it on loopback: it needs no key).`,
 		Example: `  # Serve the bundled world on a clock 600 times faster than real time
@@ -84,8 +89,17 @@ net/http/pprof on that address (keep it on loopback: it needs no key).`,
 	root.AddCommand(cmd)
 }
 
+// serveGCPercent is the server's GOGC when the environment sets none.
+const serveGCPercent = 200
+
 func runServe(cmd *cobra.Command, f serveFlags) error {
 	start := time.Now()
+	if os.Getenv("GOGC") == "" {
+		// The heap of a busy server is mostly payments in flight and
+		// per-request garbage: collecting at 3× the live heap instead of
+		// 2× spends less CPU on GC per payment (measured in docs/api.md).
+		debug.SetGCPercent(serveGCPercent)
+	}
 	var logger *slog.Logger
 	switch f.logFormat {
 	case "text":

@@ -88,7 +88,8 @@ type view struct {
 	accs     []Account
 	counters map[string]int64
 	seq      uint64
-	lastRec  uint64 // the largest Record.Seq committed
+	lastRec  uint64            // the largest Record.Seq committed
+	lastKind map[string]uint64 // the largest Record.Seq of each kind committed since Open
 }
 
 // Open rebuilds the engine's state from everything committed in store and
@@ -120,7 +121,8 @@ func Open(ctx context.Context, store Store, clock Clock, opts Options) (*Engine,
 		stopTick:   make(chan struct{}),
 	}
 	e.view = view{idx: make(map[AccountID]int32, len(m.accs)), accs: make([]Account, len(m.accs)),
-		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq, lastRec: m.lastRecSeq}
+		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq, lastRec: m.lastRecSeq,
+		lastKind: map[string]uint64{}}
 	copy(e.view.accs, m.accs)
 	for i, a := range m.accs {
 		e.view.idx[a.ID] = int32(i)
@@ -385,8 +387,12 @@ func (v *view) publish(rec *CommitRecord) {
 	for _, c := range rec.Counters {
 		v.counters[c.Key] = c.Value
 	}
-	if n := len(rec.Records); n > 0 {
-		v.lastRec = max(v.lastRec, rec.Records[n-1].Seq)
+	for i := range rec.Records {
+		r := &rec.Records[i]
+		v.lastRec = max(v.lastRec, r.Seq)
+		if v.lastKind[r.Kind] < r.Seq {
+			v.lastKind[r.Kind] = r.Seq
+		}
 	}
 	v.seq = rec.Seq
 }
@@ -424,12 +430,18 @@ func (e *Engine) Counter(key string) int64 {
 	return e.view.counters[key]
 }
 
-// LastRecordSeq returns the Seq of the last durable record (0 if none):
-// a reader of records after it finds only later commits'.
-func (e *Engine) LastRecordSeq() uint64 {
+// LastRecordSeq returns the Seq of the last durable record of kind (of any
+// kind if kind is ""): a reader of records after it finds only later
+// commits'. For a kind, only records committed since Open count (0 if
+// none yet): a cursor a reader may move forward to, never one past records
+// it has not read.
+func (e *Engine) LastRecordSeq(kind string) uint64 {
 	e.view.mu.RLock()
 	defer e.view.mu.RUnlock()
-	return e.view.lastRec
+	if kind == "" {
+		return e.view.lastRec
+	}
+	return e.view.lastKind[kind]
 }
 
 // CommitSeq returns the Seq of the last durable commit.

@@ -296,7 +296,8 @@ func (h *Hub) tail(ctx context.Context) (int, error) {
 		// Nobody to fan out to: move to the end without reading what is
 		// in between (a server committing thousands of events a second
 		// with no stream open should not pay for them): the ledger knows
-		// its last record's seq.
+		// its last payment event's seq (an event's, so a stream that has
+		// read up to it can register).
 		end := max(after, h.outbox.End())
 		h.mu.Lock()
 		if len(h.subs) == 0 { // else a stream may hold less than end

@@ -269,7 +269,8 @@ func (x *Executor) Get(id string) (*Payment, error) {
 }
 
 // List returns snapshots of every payment, in creation order. It reads
-// every payment the ledger holds: Page reads one page at a time.
+// every payment the ledger holds (a ledger read error ends the list
+// early): Page reads one page at a time and reports errors.
 func (x *Executor) List() []*Payment {
 	var out []*Payment
 	cursor := ""

@@ -114,7 +114,6 @@ type Server struct {
 	handler    http.Handler
 	log        *slog.Logger
 	plans      *planStore
-	seqs       seqIndex
 	outbox     *payment.Outbox
 	planner    atomic.Pointer[route.Planner] // memoised planning over eco(): see routePlanner
 	sched      *scheduler
@@ -126,7 +125,6 @@ type Server struct {
 	expiry     atomic.Pointer[expiryText]
 	intern     map[string]string // ids and names a plan request may use, shared (see internPlan)
 	internOnce sync.Once
-	idem       sync.Map   // Idempotency-Key → idem
 	admin      adminState // keys, ledger verify, worlds (admin.go)
 	calib      struct {
 		once   sync.Once
@@ -158,11 +156,6 @@ func New(cfg Config) *Server {
 	if s.streams == nil {
 		s.streams = s.poller
 	}
-	for _, p := range cfg.Executor.List() {
-		if p.Spec.Key != "" {
-			s.idem.Store(p.Spec.Key, idem{id: p.ID})
-		}
-	}
 	s.metrics = newMetrics(cfg.Registry, s)
 	s.sched = newScheduler(cfg.Executor, cfg.Clock, cfg.Logger, s.notify)
 	for _, rt := range s.routes() {
@@ -179,10 +172,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // runs every payment on the clock until ctx ends; then it waits for the
 // settlements in flight to commit. /readyz answers 200 once Run started.
 func (s *Server) Run(ctx context.Context) error {
-	for _, p := range s.cfg.Executor.List() {
-		if p.State == payment.StateRunning {
-			s.sched.add(p)
-		}
+	for _, p := range s.cfg.Executor.Live(payment.StateRunning) {
+		s.sched.add(p)
 	}
 	s.ready.Store(true)
 	defer s.ready.Store(false)

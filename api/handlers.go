@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -533,20 +534,25 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 	if len(key) > payment.MaxKeyLen {
 		return invalid("Idempotency-Key", "Idempotency-Key is %d bytes, more than %d", len(key), payment.MaxKeyLen)
 	}
-	var sum [32]byte
+	sum := ""
 	if key != "" {
+		// The key is stored with the payment (with the body's digest), so
+		// a retry finds it however long ago it was made, across restarts.
 		bj, _ := json.Marshal(b)
-		sum = sha256.Sum256(bj)
-		if v, ok := s.idem.Load(key); ok {
+		h := sha256.Sum256(bj)
+		sum = hex.EncodeToString(h[:16])
+		pay, err := s.cfg.Executor.ByKey(r.Context(), key)
+		if err != nil {
+			if strings.Contains(err.Error(), "is being created") {
+				return conflict("Idempotency-Key %s: the first request with it is still being created; retry", quote(key))
+			}
+			return err
+		}
+		if pay != nil {
 			// A retry: the same payment, without re-planning (its plan may
 			// have expired, the server may have restarted).
-			prev := v.(idem)
-			if prev.known && prev.sum != sum {
+			if pay.Spec.KeySum != "" && pay.Spec.KeySum != sum {
 				return conflict("Idempotency-Key %s was used with another request body", quote(key))
-			}
-			pay, err := s.cfg.Executor.Get(prev.id)
-			if err != nil {
-				return err
 			}
 			if !p.seesPayment(s.eco(), pay.Spec) {
 				return conflict("Idempotency-Key %s belongs to another caller's payment", quote(key))
@@ -558,7 +564,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	req.Key = key
+	req.Key, req.KeySum = key, sum
 	// The commit is not abandoned if the client goes away.
 	pay, err := s.cfg.Executor.Create(context.WithoutCancel(r.Context()), req)
 	if err != nil {
@@ -577,9 +583,6 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) error {
 	if !p.seesPayment(s.eco(), pay.Spec) {
 		return conflict("Idempotency-Key %s belongs to another caller's payment", quote(key))
 	}
-	if key != "" {
-		s.idem.Store(key, idem{sum: sum, known: true, id: pay.ID})
-	}
 	s.metrics.created(pay)
 	s.sched.add(pay)
 	s.notify()
@@ -593,17 +596,8 @@ func (s *Server) writePayment(w http.ResponseWriter, pay *payment.Payment, statu
 			Details: map[string]any{"findings": refusingFindings(pay), "payment": viewPayment(pay)}}
 	}
 	w.Header().Set("Location", "/v1/payments/"+pay.ID)
-	writeJSON(w, status, viewPayment(pay))
+	writePaymentView(w, status, viewPayment(pay))
 	return nil
-}
-
-// idem is what the server remembers of an idempotency key: the hash of
-// the body it came with (known is false for keys of payments made before
-// a restart: then the executor's check on the payment's fields applies).
-type idem struct {
-	sum   [32]byte
-	known bool
-	id    string // the payment
 }
 
 // visiblePayment returns payment {id} if the caller sees it.
@@ -624,11 +618,11 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPayment(pay))
+	writePaymentView(w, http.StatusOK, viewPayment(pay))
 	return nil
 }
 
-var states = []string{payment.StateRunning, payment.StateHeld, payment.StateCompleted, payment.StateRefunded, payment.StateStranded, payment.StateRejected}
+var states = payment.States
 
 func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
@@ -646,28 +640,21 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all := s.cfg.Executor.List()
-	start := 0
-	if cursor != "" {
-		i := slices.IndexFunc(all, func(p *payment.Payment) bool { return p.ID == cursor })
-		if i < 0 {
+	// One page read from the executor (finished payments out of memory
+	// come from the ledger): nothing else is materialised.
+	keep := func(pay *payment.Payment) bool {
+		return (holder == "" || pay.Spec.FromHolder == holder || pay.Spec.ToHolder == holder) && p.seesPayment(s.eco(), pay.Spec)
+	}
+	page, next, err := s.cfg.Executor.Page(r.Context(), cursor, limit, payment.Filter{State: state, Keep: keep})
+	if err != nil {
+		var re *payment.RequestError
+		if errors.As(err, &re) {
 			return invalid("cursor", "cursor=%s: pass the next_cursor of the previous page", quote(cursor))
 		}
-		start = i + 1
+		return err
 	}
-	out := []paymentView{}
-	next := ""
-	for _, pay := range all[start:] {
-		if (state != "" && pay.State != state) || (holder != "" && pay.Spec.FromHolder != holder && pay.Spec.ToHolder != holder) {
-			continue
-		}
-		if !p.seesPayment(s.eco(), pay.Spec) {
-			continue
-		}
-		if len(out) == limit {
-			next = out[len(out)-1].ID
-			break
-		}
+	out := make([]paymentView, 0, len(page))
+	for _, pay := range page {
 		out = append(out, viewPayment(pay))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"payments": out, "next_cursor": next})
@@ -722,11 +709,17 @@ func (s *Server) paymentEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := pay.ID
 	if after == 0 && r.Header.Get("Last-Event-ID") == "" && r.URL.Query().Get("after") == "" {
-		after = s.seqs.start(r.Context(), s.outbox, id)
+		// Start just before the payment's created event (read by key).
+		if seq, err := s.cfg.Executor.FirstSeq(r.Context(), id); err == nil && seq > 0 {
+			after = seq - 1
+		}
 	}
 	s.streams.ServeSSE(w, r, after, func(ev payment.Event) bool { return ev.Payment == id })
 	return nil
 }
+
+// maxSeenPerStream bounds the visibility answers one event stream keeps.
+const maxSeenPerStream = 4096
 
 func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) error {
 	after, e := afterOf(r)
@@ -736,10 +729,16 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
 	var keep func(payment.Event) bool
 	if !p.Everything() {
-		seen := map[string]bool{} // payment → visible (a stream is one goroutine)
+		// payment → visible, for the payments seen lately: a stream is one
+		// goroutine and may run for days, so the map starts afresh when full
+		// (a payment seen again is looked up again).
+		seen := map[string]bool{}
 		keep = func(ev payment.Event) bool {
 			v, ok := seen[ev.Payment]
 			if !ok {
+				if len(seen) >= maxSeenPerStream {
+					clear(seen)
+				}
 				if ev.Spec != nil {
 					v = p.seesPayment(s.eco(), *ev.Spec)
 				} else if pay, err := s.cfg.Executor.Get(ev.Payment); err == nil {

@@ -169,7 +169,7 @@ func TestPlanIDTakesThePlansRoute(t *testing.T) {
 	}
 	second := pl.Result.Routes[1]
 	p := h.pay(`{"plan_id":"` + pl.PlanID + `","route_id":"` + second.ID + `"}`)
-	if p.Route == nil || len(p.Route.Hops) != len(second.Hops) || p.Route.Hops[0].Channel != second.Hops[0].Channel {
+	if p.Route.Route == nil || len(p.Route.Hops) != len(second.Hops) || p.Route.Hops[0].Channel != second.Hops[0].Channel {
 		t.Fatalf("payment took %+v, want the plan's route %s", p.Route, second.ID)
 	}
 	if p.From != "alipay.balance" || p.AmountFen != 50000 {

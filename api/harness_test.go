@@ -33,6 +33,12 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessCache(t, 0)
+}
+
+// newHarnessCache is newHarness with the executor's Config.CacheSize.
+func newHarnessCache(t testing.TB, cacheSize int) *harness {
+	t.Helper()
 	ctx := context.Background()
 	eco, err := ecosystems.Load(ecosystems.Default)
 	if err != nil {
@@ -48,7 +54,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: NonBlocking(clk)})
+	x, err := payment.New(ctx, payment.Config{Ecosystem: eco, Rules: rules, Ledger: led, Clock: NonBlocking(clk), CacheSize: cacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}

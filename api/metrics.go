@@ -102,7 +102,8 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// stateCollector counts payments by state at scrape time.
+// stateCollector reports the executor's counts by state at scrape time
+// (numbers it keeps: no payment is read).
 type stateCollector struct {
 	s    *Server
 	desc *prometheus.Desc
@@ -111,14 +112,7 @@ type stateCollector struct {
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	n := map[string]int{}
-	for _, st := range states {
-		n[st] = 0
-	}
-	for _, p := range c.s.cfg.Executor.List() {
-		n[p.State]++
-	}
-	for st, k := range n {
+	for st, k := range c.s.cfg.Executor.CountByState() {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(k), st)
 	}
 }

@@ -94,8 +94,8 @@ func TestPaymentRunsOnTheClockAndStreams(t *testing.T) {
 	if qevs[0].event != "created" || first <= prevLast {
 		t.Fatalf("the second payment's stream starts at %+v", qevs[0])
 	}
-	if s, ok := h.srv.seqs.created[q.ID]; !ok || s == 0 {
-		t.Fatalf("created seq of %s not indexed", q.ID)
+	if s, err := h.srv.cfg.Executor.FirstSeq(context.Background(), q.ID); err != nil || s != first {
+		t.Fatalf("FirstSeq(%s) = %d, %v; the stream started at %d", q.ID, s, err, first)
 	}
 	if len(got) != len(v.Events) {
 		t.Fatalf("streamed %d events, the payment has %d", len(got), len(v.Events))

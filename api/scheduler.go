@@ -27,6 +27,7 @@ type scheduler struct {
 	mu       sync.Mutex
 	due      map[string]time.Time // the authoritative due time of each waiting payment
 	heap     dueHeap              // (due, id), with stale entries skipped on pop
+	waiting  time.Time            // the due time run waits for (zero: not waiting on a time)
 	wake     chan struct{}
 	inflight sync.WaitGroup
 }
@@ -44,7 +45,14 @@ func (s *scheduler) add(p *payment.Payment) {
 	d := p.Due()
 	s.due[p.ID] = d
 	heap.Push(&s.heap, dueEntry{d, p.ID})
+	// Wake run only if it waits for a later time (or none): a payment due
+	// after the one it waits for is found when that one is settled. On a
+	// busy server that skips nearly every wake-up.
+	later := !s.waiting.IsZero() && !d.Before(s.waiting)
 	s.mu.Unlock()
+	if later {
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -70,6 +78,13 @@ func (s *scheduler) next() (time.Time, bool) {
 		heap.Pop(&s.heap) // stale: settled or rescheduled since
 	}
 	return time.Time{}, false
+}
+
+// setWaiting records the due time run waits for (zero: none).
+func (s *scheduler) setWaiting(t time.Time) {
+	s.mu.Lock()
+	s.waiting = t
+	s.mu.Unlock()
 }
 
 // popDue removes and returns the payments due at now.
@@ -120,24 +135,31 @@ func (s *scheduler) run(ctx context.Context) error {
 				return nil
 			}
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		stop := make(chan struct{})
-		go func() {
-			select {
-			case <-s.wake:
-				cancel()
-			case <-stop:
+		if first.After(s.clk.Now()) {
+			s.setWaiting(first)
+			wctx, cancel := context.WithCancel(ctx)
+			stop := make(chan struct{})
+			go func() {
+				select {
+				case <-s.wake:
+					cancel()
+				case <-stop:
+				}
+			}()
+			err := s.clk.WaitUntil(wctx, first)
+			s.setWaiting(time.Time{})
+			close(stop)
+			cancel()
+			if ctx.Err() != nil {
+				return nil
 			}
-		}()
-		err := s.clk.WaitUntil(wctx, first)
-		close(stop)
-		cancel()
-		if ctx.Err() != nil {
-			return nil
+			if err != nil && first.After(s.clk.Now()) {
+				continue // woken early: a payment was added; recompute
+			}
 		}
-		if err != nil { // woken: a payment was added; recompute
-			continue
-		}
+		// Due: settle now, whether or not a payment was added meanwhile
+		// (a wake-up must not starve payments already due: under a steady
+		// stream of new payments one is always pending).
 		for _, id := range s.popDue(s.clk.Now()) {
 			sem <- struct{}{}
 			s.inflight.Add(1)

@@ -193,38 +193,3 @@ func (p *Poller) Close() {
 	}
 	p.mu.Unlock()
 }
-
-// seqIndex remembers the outbox seq of each payment's created event, so a
-// payment's event stream starts there instead of reading the whole outbox.
-// It is filled by reading the outbox forward once, as streams ask for
-// payments it has not seen yet.
-type seqIndex struct {
-	mu        sync.Mutex
-	created   map[string]uint64
-	indexedTo uint64
-}
-
-// start returns the cursor to stream payment id's events from: just before
-// its created event (0 if the outbox does not have it yet).
-func (ix *seqIndex) start(ctx context.Context, outbox *payment.Outbox, id string) uint64 {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if ix.created == nil {
-		ix.created = map[string]uint64{}
-	}
-	for {
-		if seq, ok := ix.created[id]; ok {
-			return seq - 1
-		}
-		evs, err := outbox.Read(ctx, ix.indexedTo, ledger.MaxHistoryPage)
-		if err != nil || len(evs) == 0 {
-			return 0
-		}
-		for _, e := range evs {
-			if e.Type == payment.EventCreated {
-				ix.created[e.Payment] = e.Seq
-			}
-		}
-		ix.indexedTo = evs[len(evs)-1].Seq
-	}
-}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/paybridge/paybridge/compliance"
@@ -25,29 +27,98 @@ type eventView struct {
 
 // paymentView is a payment as the API and `paybridge pay --json` show it.
 type paymentView struct {
-	ID           string       `json:"id"`
-	State        string       `json:"state"`
-	Reason       string       `json:"reason,omitempty"`
-	From         string       `json:"from"`
-	To           string       `json:"to"`
-	FromHolder   string       `json:"from_holder"`
-	ToHolder     string       `json:"to_holder"`
-	AmountFen    int64        `json:"amount_fen"`
-	Seed         uint64       `json:"seed"`
-	OnFailure    string       `json:"on_failure"`
-	Key          string       `json:"idempotency_key,omitempty"`
-	Route        *route.Route `json:"route"`
-	Events       []eventView  `json:"events"`
-	DeliveredFen int64        `json:"delivered_fen"`
-	FeeFen       int64        `json:"fee_fen"`
-	RefundedFen  int64        `json:"refunded_fen"`
-	Due          string       `json:"due,omitempty"`
+	ID           string      `json:"id"`
+	State        string      `json:"state"`
+	Reason       string      `json:"reason,omitempty"`
+	From         string      `json:"from"`
+	To           string      `json:"to"`
+	FromHolder   string      `json:"from_holder"`
+	ToHolder     string      `json:"to_holder"`
+	AmountFen    int64       `json:"amount_fen"`
+	Seed         uint64      `json:"seed"`
+	OnFailure    string      `json:"on_failure"`
+	Key          string      `json:"idempotency_key,omitempty"`
+	Route        routeView   `json:"route"`
+	Events       []eventView `json:"events"`
+	DeliveredFen int64       `json:"delivered_fen"`
+	FeeFen       int64       `json:"fee_fen"`
+	RefundedFen  int64       `json:"refunded_fen"`
+	Due          string      `json:"due,omitempty"`
+}
+
+// routeView is a payment's route in a view: encoded from the executor's
+// memoised JSON when it has it (the same bytes encoding/json gives), so a
+// response does not encode the route by reflection each time.
+type routeView struct {
+	*route.Route
+	js json.RawMessage
+}
+
+func (r routeView) MarshalJSON() ([]byte, error) {
+	switch {
+	case r.Route == nil:
+		return []byte("null"), nil
+	case r.js != nil:
+		return r.js, nil
+	}
+	return json.Marshal(r.Route)
+}
+
+func (r *routeView) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &r.Route) }
+
+// paymentHead and paymentTail are a paymentView's fields before and after
+// the route, in its order.
+type paymentHead struct {
+	ID         string `json:"id"`
+	State      string `json:"state"`
+	Reason     string `json:"reason,omitempty"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	FromHolder string `json:"from_holder"`
+	ToHolder   string `json:"to_holder"`
+	AmountFen  int64  `json:"amount_fen"`
+	Seed       uint64 `json:"seed"`
+	OnFailure  string `json:"on_failure"`
+	Key        string `json:"idempotency_key,omitempty"`
+}
+
+type paymentTail struct {
+	Events       []eventView `json:"events"`
+	DeliveredFen int64       `json:"delivered_fen"`
+	FeeFen       int64       `json:"fee_fen"`
+	RefundedFen  int64       `json:"refunded_fen"`
+	Due          string      `json:"due,omitempty"`
+}
+
+// writePaymentView writes v as writeJSON would, with the same bytes, but
+// splices the route's memoised JSON in instead of having encoding/json
+// re-scan it (the route is most of a payment's bytes).
+func writePaymentView(w http.ResponseWriter, status int, v paymentView) {
+	if v.Route.js == nil {
+		writeJSON(w, status, v)
+		return
+	}
+	head, err1 := json.Marshal(paymentHead{v.ID, v.State, v.Reason, v.From, v.To, v.FromHolder, v.ToHolder, v.AmountFen, v.Seed, v.OnFailure, v.Key})
+	tail, err2 := json.Marshal(paymentTail{v.Events, v.DeliveredFen, v.FeeFen, v.RefundedFen, v.Due})
+	if err1 != nil || err2 != nil {
+		writeJSON(w, status, v)
+		return
+	}
+	b := make([]byte, 0, len(head)+len(v.Route.js)+len(tail)+12)
+	b = append(b, head[:len(head)-1]...)
+	b = append(b, `,"route":`...)
+	b = append(b, v.Route.js...)
+	b = append(b, ',')
+	b = append(b, tail[1:]...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
 }
 
 func viewPayment(p *payment.Payment) paymentView {
 	v := paymentView{ID: p.ID, State: p.State, Reason: p.Reason, From: p.Spec.From, To: p.Spec.To,
 		FromHolder: p.Spec.FromHolder, ToHolder: p.Spec.ToHolder, AmountFen: p.Spec.AmountFen, Seed: p.Spec.Seed,
-		OnFailure: p.Spec.OnFailure, Key: p.Spec.Key, Route: p.Spec.Route, Events: make([]eventView, 0, len(p.Events)),
+		OnFailure: p.Spec.OnFailure, Key: p.Spec.Key, Route: routeView{p.Spec.Route, p.Spec.RouteJSON()}, Events: make([]eventView, 0, len(p.Events)),
 		DeliveredFen: p.DeliveredFen(), FeeFen: p.FeeFen(), RefundedFen: p.RefundedFen()}
 	if d := p.Due(); !d.IsZero() {
 		v.Due = d.Format(time.RFC3339Nano)

@@ -24,7 +24,10 @@ func (nopStore) History(context.Context, AccountID, int64, int) (HistoryPage, er
 	return HistoryPage{}, nil
 }
 func (nopStore) Records(context.Context, string, uint64, int) ([]Record, error) { return nil, nil }
-func (nopStore) Close() error                                                   { return nil }
+func (nopStore) KeyRecords(context.Context, string, []string, uint64, int) ([]Record, error) {
+	return nil, nil
+}
+func (nopStore) Close() error { return nil }
 
 type benchClock struct{}
 

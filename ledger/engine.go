@@ -88,6 +88,8 @@ type view struct {
 	accs     []Account
 	counters map[string]int64
 	seq      uint64
+	lastRec  uint64            // the largest Record.Seq committed
+	lastKind map[string]uint64 // the largest Record.Seq of each kind committed since Open
 }
 
 // Open rebuilds the engine's state from everything committed in store and
@@ -119,7 +121,8 @@ func Open(ctx context.Context, store Store, clock Clock, opts Options) (*Engine,
 		stopTick:   make(chan struct{}),
 	}
 	e.view = view{idx: make(map[AccountID]int32, len(m.accs)), accs: make([]Account, len(m.accs)),
-		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq}
+		counters: make(map[string]int64, len(m.counters)), seq: m.lastSeq, lastRec: m.lastRecSeq,
+		lastKind: map[string]uint64{}}
 	copy(e.view.accs, m.accs)
 	for i, a := range m.accs {
 		e.view.idx[a.ID] = int32(i)
@@ -384,6 +387,13 @@ func (v *view) publish(rec *CommitRecord) {
 	for _, c := range rec.Counters {
 		v.counters[c.Key] = c.Value
 	}
+	for i := range rec.Records {
+		r := &rec.Records[i]
+		v.lastRec = max(v.lastRec, r.Seq)
+		if v.lastKind[r.Kind] < r.Seq {
+			v.lastKind[r.Kind] = r.Seq
+		}
+	}
 	v.seq = rec.Seq
 }
 
@@ -420,6 +430,20 @@ func (e *Engine) Counter(key string) int64 {
 	return e.view.counters[key]
 }
 
+// LastRecordSeq returns the Seq of the last durable record of kind (of any
+// kind if kind is ""): a reader of records after it finds only later
+// commits'. For a kind, only records committed since Open count (0 if
+// none yet): a cursor a reader may move forward to, never one past records
+// it has not read.
+func (e *Engine) LastRecordSeq(kind string) uint64 {
+	e.view.mu.RLock()
+	defer e.view.mu.RUnlock()
+	if kind == "" {
+		return e.view.lastRec
+	}
+	return e.view.lastKind[kind]
+}
+
 // CommitSeq returns the Seq of the last durable commit.
 func (e *Engine) CommitSeq() uint64 { return e.view.lastSeq() }
 
@@ -451,6 +475,19 @@ func (e *Engine) Records(ctx context.Context, kind string, after uint64, limit i
 		return nil, fmt.Errorf("%w: limit: %d, must be 1…%d", ErrBatchInvalid, limit, MaxHistoryPage)
 	}
 	return e.store.Records(ctx, kind, after, limit)
+}
+
+// KeyRecords returns committed records of kind whose Key is one of keys,
+// after the cursor (see Store.KeyRecords). Errors: ErrBatchInvalid for a
+// bad limit or key count, the store's errors.
+func (e *Engine) KeyRecords(ctx context.Context, kind string, keys []string, after uint64, limit int) ([]Record, error) {
+	if limit < 1 || limit > MaxHistoryPage {
+		return nil, fmt.Errorf("%w: limit: %d, must be 1…%d", ErrBatchInvalid, limit, MaxHistoryPage)
+	}
+	if len(keys) < 1 || len(keys) > MaxRecordKeys {
+		return nil, fmt.Errorf("%w: keys: %d, must be 1…%d", ErrBatchInvalid, len(keys), MaxRecordKeys)
+	}
+	return e.store.KeyRecords(ctx, kind, keys, after, limit)
 }
 
 // ---- recovery ----

@@ -27,6 +27,7 @@ type memData struct {
 	history   map[AccountID][]int // positions in transfers
 	counters  map[string]int64
 	records   []Record
+	byRecKey  map[string][]int // kind + "\x00" + key → positions in records
 }
 
 // NewMemStore returns an empty in-memory store.
@@ -37,6 +38,7 @@ func NewMemStore() *MemStore {
 		byKey:    map[string]int{},
 		history:  map[AccountID][]int{},
 		counters: map[string]int64{},
+		byRecKey: map[string][]int{},
 	}}
 }
 
@@ -127,6 +129,8 @@ func (m *MemStore) Commit(_ context.Context, c *CommitRecord) error {
 		d.counters[ctr.Key] = ctr.Value
 	}
 	for _, r := range c.Records {
+		k := r.Kind + "\x00" + r.Key
+		d.byRecKey[k] = append(d.byRecKey[k], len(d.records))
 		d.records = append(d.records, r)
 		d.lastRec = max(d.lastRec, r.Seq)
 	}
@@ -199,6 +203,33 @@ func (m *MemStore) Records(_ context.Context, kind string, after uint64, limit i
 	for ; i < len(d.records) && len(out) < limit; i++ {
 		if kind == "" || d.records[i].Kind == kind {
 			out = append(out, d.records[i])
+		}
+	}
+	return out, nil
+}
+
+// KeyRecords returns records of kind with one of keys and Seq > after.
+func (m *MemStore) KeyRecords(_ context.Context, kind string, keys []string, after uint64, limit int) ([]Record, error) {
+	d := m.d
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrStoreClosed
+	}
+	limit = min(max(limit, 1), MaxHistoryPage)
+	var pos []int
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			pos = append(pos, d.byRecKey[kind+"\x00"+k]...)
+		}
+	}
+	sort.Ints(pos) // records are in Seq order
+	var out []Record
+	for _, p := range pos {
+		if r := d.records[p]; r.Seq > after && len(out) < limit {
+			out = append(out, r)
 		}
 	}
 	return out, nil

@@ -109,6 +109,13 @@ type Store interface {
 	// Errors: ErrStoreClosed, the underlying I/O error.
 	Records(ctx context.Context, kind string, after uint64, limit int) ([]Record, error)
 
+	// KeyRecords returns up to limit (1…MaxHistoryPage) records of kind
+	// whose Key is one of keys (1…MaxRecordKeys of them), with Seq > after,
+	// in increasing Seq order: a payment's events, or what was stored
+	// under an idempotency key, without reading the others. Errors:
+	// ErrStoreClosed, the underlying I/O error.
+	KeyRecords(ctx context.Context, kind string, keys []string, after uint64, limit int) ([]Record, error)
+
 	// Close releases the store. Commits already returned stay durable.
 	// Errors: the underlying I/O error.
 	Close() error

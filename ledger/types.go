@@ -20,6 +20,8 @@ const (
 	MaxBatchCounters = 256
 	// MaxBatchRecords is the most opaque records one Submit may carry.
 	MaxBatchRecords = 256
+	// MaxRecordKeys is the most keys one KeyRecords read may ask for.
+	MaxRecordKeys = 256
 	// MaxRecordBytes is the largest opaque record payload.
 	MaxRecordBytes = 64 << 10
 	// MaxKeyLen is the longest idempotency key, counter key or record key in bytes.

@@ -81,7 +81,11 @@ func (x *Executor) act(ctx context.Context, id string, build func(*txn, time.Tim
 	e, ok := x.entries[id]
 	x.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
+		p, err := x.Get(id) // a finished payment out of memory, or none
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: payment %s is %s, not stranded or held", ErrState, id, p.State)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

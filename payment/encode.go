@@ -114,6 +114,10 @@ func appendSpec(b []byte, s *Spec) ([]byte, error) {
 		b = append(b, `,"key":`...)
 		b = appendString(b, s.Key)
 	}
+	if s.KeySum != "" {
+		b = append(b, `,"key_sum":`...)
+		b = appendString(b, s.KeySum)
+	}
 	for _, f := range []struct{ name, v string }{{"from", s.From}, {"to", s.To}, {"from_holder", s.FromHolder}, {"to_holder", s.ToHolder}} {
 		b = append(b, `,"`...)
 		b = append(b, f.name...)

@@ -75,7 +75,7 @@ func TestAppendSpecMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, s := range []Spec{
 		{},
-		{Num: 7, Key: "中文 \x00", From: "a", To: "b", FromHolder: "me", ToHolder: "you", AmountFen: -1, Seed: 1 << 63, OnFailure: "strand", FailHop: 3, Start: epoch, CreditShareBps: 10_000},
+		{Num: 7, Key: "中文 \x00", KeySum: "ab\"c", From: "a", To: "b", FromHolder: "me", ToHolder: "you", AmountFen: -1, Seed: 1 << 63, OnFailure: "strand", FailHop: 3, Start: epoch, CreditShareBps: 10_000},
 		p.Spec,
 	} {
 		got, err := s.MarshalJSON()

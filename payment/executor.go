@@ -63,10 +63,17 @@ type Config struct {
 	// Pay, Run of a running payment, Resume, Refund and Recover return
 	// ErrReadOnly. For commands that only list and show.
 	ReadOnly bool
+	// CacheSize is how many finished payments (completed, refunded,
+	// rejected) stay in memory beside those that may still change: 0 means
+	// DefaultCacheSize, < 0 none. Older ones are read back from the ledger
+	// when asked for.
+	CacheSize int
 }
 
 // Executor creates and runs payments on one ledger. It is safe for
-// concurrent use; each payment runs under its own lock.
+// concurrent use; each payment runs under its own lock. It keeps in memory
+// the payments that may still change and the last Config.CacheSize
+// finished ones (see cache.go); the ledger holds them all.
 type Executor struct {
 	// eco is the world, replaced (copy on write) when holders are added:
 	// see Ecosystem and AddHolder.
@@ -84,15 +91,21 @@ type Executor struct {
 	// clearingFree: no institution delays settlement (route.ClearingFree).
 	clearingFree bool
 
-	mu       sync.Mutex
-	entries  map[string]*entry
-	order    []string
-	nextNum  uint64
-	lastAt   time.Time
-	keys     map[string]string // idempotency key → payment id
-	down     map[string]bool
-	downFlag bool
-	memo     planMemo
+	cacheSize int
+
+	mu         sync.Mutex
+	entries    map[string]*entry // running, held, stranded, being created, and recent finished ones
+	recent     []finished        // ring of the finished payments in memory
+	recentHead int               // the oldest in recent once it is full
+	total      int               // payments in the ledger
+	byState    map[string]int
+	nextNum    uint64
+	lastAt     time.Time
+	keys       map[string]string // idempotency key → payment id, for the payments in entries
+	keySeen    keyFilter         // every idempotency key stored (a Bloom filter)
+	down       map[string]bool
+	downFlag   bool
+	memo       planMemo
 }
 
 type entry struct {
@@ -113,7 +126,11 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		}
 	}
 	x := &Executor{rules: cfg.Rules, guard: cfg.Guard, ro: cfg.ReadOnly, led: cfg.Ledger, clk: cfg.Clock, loc: loc,
-		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}}
+		entries: map[string]*entry{}, keys: map[string]string{}, nextNum: 1, down: map[string]bool{}, byState: map[string]int{},
+		cacheSize: cfg.CacheSize}
+	if x.cacheSize == 0 {
+		x.cacheSize = DefaultCacheSize
+	}
 	x.eco.Store(cfg.Ecosystem)
 	x.memo.eco = cfg.Ecosystem
 	x.clearingFree = route.ClearingFree(x.ecosystem())
@@ -141,7 +158,8 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	return x, nil
 }
 
-// load folds every stored event into its payment.
+// load folds every stored event into its payment, keeping in memory only
+// what the cache keeps.
 func (x *Executor) load(ctx context.Context) error {
 	var after uint64
 	for {
@@ -168,17 +186,22 @@ func (x *Executor) load(ctx context.Context) error {
 func (x *Executor) remember(ev Event) {
 	e, ok := x.entries[ev.Payment]
 	if !ok {
+		if ev.Type != EventCreated {
+			return // a finished payment already dropped from memory: nothing follows its end
+		}
 		e = &entry{p: &Payment{ID: ev.Payment}}
 		x.entries[ev.Payment] = e
-		x.order = append(x.order, ev.Payment)
 		if n, ok := parseID(ev.Payment); ok && n >= x.nextNum {
 			x.nextNum = n + 1
 		}
 	}
+	old := e.p.State
 	e.p.apply(ev)
 	if ev.Type == EventCreated && ev.Spec != nil && ev.Spec.Key != "" {
 		x.keys[ev.Spec.Key] = ev.Payment
+		x.keySeen.add(ev.Spec.Key)
 	}
+	x.counted(ev.Payment, e.p.Spec.Key, old, e.p.State)
 	if ev.At.After(x.lastAt) {
 		x.lastAt = ev.At
 	}
@@ -227,34 +250,53 @@ func (x *Executor) downOf(ch *ecosystem.Channel) string {
 	return ""
 }
 
-// Get returns a snapshot of payment id. Errors: ErrNotFound.
+// Get returns a snapshot of payment id, from memory or, for a finished
+// payment no longer in memory, read back from the ledger. Errors:
+// ErrNotFound, the ledger's.
 func (x *Executor) Get(id string) (*Payment, error) {
 	x.mu.Lock()
 	e, ok := x.entries[id]
+	next := x.nextNum
 	x.mu.Unlock()
+	if ok {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if len(e.p.Events) == 0 {
+			return nil, fmt.Errorf("%w: %s (being created)", ErrNotFound, id)
+		}
+		return e.p.snapshot(), nil
+	}
+	if n, ok := parseID(id); !ok || n >= next {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	ps, err := x.readStored(context.Background(), []string{id})
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ps[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.p.snapshot(), nil
+	return p, nil
 }
 
-// List returns snapshots of every payment, in creation order.
+// List returns snapshots of every payment, in creation order. It reads
+// every payment the ledger holds (a ledger read error ends the list
+// early): Page reads one page at a time and reports errors.
 func (x *Executor) List() []*Payment {
-	x.mu.Lock()
-	es := make([]*entry, len(x.order))
-	for i, id := range x.order {
-		es[i] = x.entries[id]
+	var out []*Payment
+	cursor := ""
+	for {
+		ps, next, err := x.Page(context.Background(), cursor, MaxPageScan, Filter{})
+		if err != nil {
+			return out
+		}
+		out = append(out, ps...)
+		if next == "" {
+			return out
+		}
+		cursor = next
 	}
-	x.mu.Unlock()
-	out := make([]*Payment, len(es))
-	for i, e := range es {
-		e.mu.Lock()
-		out[i] = e.p.snapshot()
-		e.mu.Unlock()
-	}
-	return out
 }
 
 func (p *Payment) snapshot() *Payment {
@@ -292,32 +334,47 @@ func (x *Executor) create0(ctx context.Context, req Request, snap bool) (*Paymen
 	if len(req.Key) > MaxKeyLen {
 		return nil, &RequestError{"key", fmt.Sprintf("%d bytes, more than %d", len(req.Key), MaxKeyLen)}
 	}
-	if p, err := x.byKey(req); p != nil || err != nil {
+	if len(req.KeySum) > MaxKeyLen {
+		return nil, &RequestError{"key_sum", fmt.Sprintf("%d bytes, more than %d", len(req.KeySum), MaxKeyLen)}
+	}
+	if p, err := x.byKey(ctx, req); p != nil || err != nil {
 		return p, err
 	}
 	spec, findings, err := x.plan(req)
 	if err != nil {
 		return nil, err
 	}
-	spec.Key = req.Key
+	spec.Key, spec.KeySum = req.Key, req.KeySum
 	x.mu.Lock()
-	if _, taken := x.keys[req.Key]; taken && req.Key != "" {
-		x.mu.Unlock() // a concurrent request with the key got there first
-		return x.byKey(req)
-	}
 	if req.Key != "" {
+		_, taken := x.keys[req.Key]
+		if !taken && x.keySeen.has(req.Key) {
+			// Stored before, or a false positive of the filter: ask the
+			// ledger, under the lock so no request with the key slips in
+			// between (rare: byKey above found nothing).
+			id, err := x.storedKey(ctx, req.Key)
+			if err != nil {
+				x.mu.Unlock()
+				return nil, err
+			}
+			taken = id != ""
+		}
+		if taken {
+			x.mu.Unlock() // a concurrent request with the key got there first
+			return x.byKey(ctx, req)
+		}
 		x.keys[req.Key] = paymentID(x.nextNum)
+		x.keySeen.add(req.Key)
 	}
 	spec.Num = x.nextNum
 	x.nextNum++
 	e := &entry{p: &Payment{ID: paymentID(spec.Num)}}
 	x.entries[e.p.ID] = e
-	x.order = append(x.order, e.p.ID)
 	x.mu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := x.create(ctx, e.p, spec, findings); err != nil {
-		x.forget(e.p.ID) // nothing committed: no trace
+		x.forget(e.p.ID, req.Key) // nothing committed: no trace
 		return nil, err
 	}
 	if !snap && e.p.State == StateRunning {
@@ -326,45 +383,64 @@ func (x *Executor) create0(ctx context.Context, req Request, snap bool) (*Paymen
 	return e.p.snapshot(), nil
 }
 
-// byKey returns the payment an earlier request with req's key created
-// (nil if none). Errors: *RequestError when that payment was asked for
-// with other fields.
-func (x *Executor) byKey(req Request) (*Payment, error) {
-	if req.Key == "" {
+// ByKey returns the payment a request with idempotency key created (nil
+// if none), from memory or the ledger: keys are stored with their
+// payments, so a retry finds its payment however long ago it was made.
+// Errors: the payment is still being created (retry), the ledger's.
+func (x *Executor) ByKey(ctx context.Context, key string) (*Payment, error) {
+	if key == "" {
 		return nil, nil
 	}
 	x.mu.Lock()
-	id, ok := x.keys[req.Key]
+	id, ok := x.keys[key]
+	maybe := ok || x.keySeen.has(key)
 	x.mu.Unlock()
+	if !maybe {
+		return nil, nil // never stored (the filter has no false negatives)
+	}
 	if !ok {
-		return nil, nil
+		var err error
+		if id, err = x.storedKey(ctx, key); err != nil || id == "" {
+			return nil, err
+		}
 	}
 	p, err := x.Get(id)
-	if err != nil || len(p.Events) == 0 {
-		return nil, fmt.Errorf("payment: key %q: payment %s is being created; retry", req.Key, id)
-	}
-	s := p.Spec
-	same := s.From == req.From && s.To == req.To && s.AmountFen == req.AmountFen &&
-		(req.FromHolder == "" || req.FromHolder == s.FromHolder) && (req.ToHolder == "" || req.ToHolder == s.ToHolder)
-	if !same {
-		return nil, &RequestError{"key", fmt.Sprintf("%q was used for payment %s with other fields", req.Key, id)}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("payment: key %q: payment %s is being created; retry", key, id)
+		}
+		return nil, err
 	}
 	return p, nil
 }
 
-// forget drops a payment whose created event never committed.
-func (x *Executor) forget(id string) {
+// byKey returns the payment an earlier request with req's key created
+// (nil if none). Errors: *RequestError when that payment was asked for
+// with other fields or another KeySum; ByKey's.
+func (x *Executor) byKey(ctx context.Context, req Request) (*Payment, error) {
+	p, err := x.ByKey(ctx, req.Key)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	s := p.Spec
+	same := s.From == req.From && s.To == req.To && s.AmountFen == req.AmountFen &&
+		(req.FromHolder == "" || req.FromHolder == s.FromHolder) && (req.ToHolder == "" || req.ToHolder == s.ToHolder) &&
+		(req.KeySum == "" || s.KeySum == "" || req.KeySum == s.KeySum)
+	if !same {
+		return nil, &RequestError{"key", fmt.Sprintf("%q was used for payment %s with other fields", req.Key, p.ID)}
+	}
+	return p, nil
+}
+
+// forget drops a payment whose created event never committed (its key
+// stays in the filter: a false positive costs one read).
+func (x *Executor) forget(id, key string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for k, v := range x.keys {
-		if v == id {
-			delete(x.keys, k)
-		}
+	if key != "" && x.keys[key] == id {
+		delete(x.keys, key)
 	}
 	delete(x.entries, id)
-	if i := slices.Index(x.order, id); i >= 0 {
-		x.order = slices.Delete(x.order, i, i+1)
-	}
 }
 
 // create commits a new payment's created event with its first hop's holds,

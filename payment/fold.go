@@ -1,6 +1,6 @@
 package payment
 
-import "fmt"
+import "strconv"
 
 // apply folds one committed event into the payment's state. It is the only
 // place state changes, so a payment rebuilt from its stored events is the
@@ -56,12 +56,23 @@ func (p *Payment) apply(ev Event) {
 }
 
 // paymentID formats a payment number as its id.
-func paymentID(num uint64) string { return fmt.Sprintf("p%06d", num) }
+func paymentID(num uint64) string {
+	var b [24]byte
+	d := strconv.AppendUint(b[:0], num, 10)
+	out := append(make([]byte, 0, 1+max(6, len(d))), 'p')
+	for range 6 - len(d) {
+		out = append(out, '0')
+	}
+	return string(append(out, d...))
+}
 
 // parseID returns the number behind a payment id.
 func parseID(id string) (uint64, bool) {
-	var n uint64
-	if _, err := fmt.Sscanf(id, "p%d", &n); err != nil || n == 0 || paymentID(n) != id {
+	if len(id) < 7 || id[0] != 'p' || id[1] == '+' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(id[1:], 10, 64)
+	if err != nil || n == 0 || paymentID(n) != id {
 		return 0, false
 	}
 	return n, true

@@ -2,6 +2,8 @@ package payment
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/paybridge/paybridge/clock"
@@ -55,11 +57,25 @@ func (w *world) open(t tb, policy compliance.Policy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := New(ctx, Config{Ecosystem: w.eco, Rules: rules, Ledger: led, Clock: w.clk, Guard: w.guard})
+	x, err := New(ctx, Config{Ecosystem: w.eco, Rules: rules, Ledger: led, Clock: w.clk, Guard: w.guard, CacheSize: testCacheSize(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.led, w.x = led, x
+}
+
+// testCacheSize is PAYMENT_CACHE (e.g. -1: no finished payment stays in
+// memory, so every test reads them back from the ledger), else 0.
+func testCacheSize(t tb) int {
+	v := os.Getenv("PAYMENT_CACHE")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("PAYMENT_CACHE=%q: want an integer", v)
+	}
+	return n
 }
 
 // reopen closes the engine and opens everything again on the same store.

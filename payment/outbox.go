@@ -37,6 +37,11 @@ func (o *Outbox) Read(ctx context.Context, after uint64, limit int) ([]Event, er
 	return out, nil
 }
 
+// End returns the seq of the last payment event committed since the ledger
+// was opened (0 if none yet): every event up to it is durable, and reading
+// after it returns only events committed later.
+func (o *Outbox) End() uint64 { return o.led.LastRecordSeq(RecordKind) }
+
 // cursorKey is the ledger counter that holds a subscriber's cursor.
 func cursorKey(subscriber string) string { return "outbox/" + subscriber }
 

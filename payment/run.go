@@ -79,7 +79,7 @@ func (x *Executor) Run(ctx context.Context, id string) (*Payment, error) {
 	e, ok := x.entries[id]
 	x.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return x.Get(id) // finished and out of memory, or not found
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -105,10 +105,8 @@ func (x *Executor) Recover(ctx context.Context) ([]*Payment, error) {
 		return nil, ErrReadOnly
 	}
 	var ids []string
-	for _, p := range x.List() {
-		if p.State == StateRunning {
-			ids = append(ids, p.ID)
-		}
+	for _, p := range x.Live(StateRunning) {
+		ids = append(ids, p.ID)
 	}
 	out := make([]*Payment, len(ids))
 	errs := make([]error, len(ids))

@@ -52,7 +52,15 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 		return "", fmt.Errorf("payment %s: more than %d transfers", t.p.ID, MaxTransfersPerPayment)
 	}
 	// All events are encoded into one buffer; each record holds its part.
-	var buf []byte
+	// Room for every event at once (a created event carries the route).
+	size := 0
+	for i := range t.events {
+		size += 384
+		if sp := t.events[i].Spec; sp != nil {
+			size += 512 + len(sp.routeJSON)
+		}
+	}
+	buf := make([]byte, 0, size)
 	ends := make([]int, len(t.events))
 	for i := range t.events {
 		var err error
@@ -61,11 +69,14 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 		}
 		ends[i] = len(buf)
 	}
-	t.b.Records = make([]ledger.Record, 0, len(t.events))
+	t.b.Records = make([]ledger.Record, 0, len(t.events)+1)
 	start := 0
-	for _, end := range ends {
+	for i, end := range ends {
 		t.b.Records = append(t.b.Records, ledger.Record{Kind: RecordKind, Key: t.p.ID, Data: buf[start:end:end]})
 		start = end
+		if ev := &t.events[i]; ev.Type == EventCreated && ev.Spec != nil && ev.Spec.Key != "" {
+			t.b.Records = append(t.b.Records, keyRecord(ev.Spec.Key, t.p.ID))
+		}
 	}
 	res, err := x.led.Submit(ctx, &t.b)
 	if err != nil {
@@ -74,16 +85,18 @@ func (x *Executor) commit(ctx context.Context, t *txn) (reason string, err error
 	if f := res.Failure; f != nil {
 		return x.describe(&t.b, f), nil
 	}
+	old := t.p.State
+	for _, ev := range t.events {
+		t.p.apply(ev)
+	}
 	x.mu.Lock()
 	for _, ev := range t.events {
 		if ev.At.After(x.lastAt) {
 			x.lastAt = ev.At
 		}
 	}
+	x.counted(t.p.ID, t.p.Spec.Key, old, t.p.State)
 	x.mu.Unlock()
-	for _, ev := range t.events {
-		t.p.apply(ev)
-	}
 	return "", nil
 }
 

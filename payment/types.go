@@ -60,6 +60,10 @@ const (
 	MaxAttempts = 16
 	// RecordKind is the ledger record kind of payment events (the outbox).
 	RecordKind = "payment.event"
+	// KeyKind is the ledger record kind that maps an idempotency key (the
+	// record's key) to its payment's id (the data), committed with the
+	// payment's created event.
+	KeyKind = "payment.key"
 	// SetupKind is the ledger record kind that marks the opening balances as seeded.
 	SetupKind = "payment.setup"
 	// MaxKeyLen is the longest idempotency key of a request, in bytes.
@@ -91,6 +95,11 @@ type Request struct {
 	// key of an existing payment returns that payment and moves nothing
 	// (≤ MaxKeyLen bytes; the same key with other fields is an error).
 	Key string
+	// KeySum, with Key, is a digest of the request as its caller sent it
+	// (the API's hash of the body; ≤ MaxKeyLen bytes): stored with the
+	// payment, so a later request with the key and another KeySum is refused
+	// however long ago the first one was made.
+	KeySum string
 }
 
 // Spec is what a payment was created with: everything needed to run it
@@ -98,6 +107,7 @@ type Request struct {
 type Spec struct {
 	Num        uint64    `json:"num"`
 	Key        string    `json:"key,omitempty"`
+	KeySum     string    `json:"key_sum,omitempty"`
 	From       string    `json:"from"`
 	To         string    `json:"to"`
 	FromHolder string    `json:"from_holder"`
@@ -117,6 +127,11 @@ type Spec struct {
 	// routeJSON is Route encoded once (memoised routes are shared).
 	routeJSON json.RawMessage
 }
+
+// RouteJSON is the route's JSON as encoding/json gives it, when the
+// executor already has it (a memoised route: encoded once for every
+// payment that takes it); nil otherwise.
+func (s *Spec) RouteJSON() json.RawMessage { return s.routeJSON }
 
 // MarshalJSON encodes the spec as encoding/json would, without
 // reflection (a spec is written with every payment), splicing in the

@@ -27,8 +27,9 @@
 //
 // Cost: the hub makes one outbox read per wake-up whatever the number of
 // streams (a per-stream poller makes one per stream), and with no stream
-// open it does not decode events at all: it starts at the outbox's end and
-// skips forward to it with a few one-event reads.
+// open it reads no events at all: it starts at the outbox's end (found with
+// a few one-event reads) and, while no stream is open, moves to the ledger's
+// last record seq at each wake-up.
 //
 // The Hub fits api.Config.Streams: the server calls its Notify after each
 // commit, Streams and Lag for metrics, and Close on shutdown; whoever
@@ -292,13 +293,12 @@ func (h *Hub) tail(ctx context.Context) (int, error) {
 	after, idle := h.last, len(h.subs) == 0
 	h.mu.Unlock()
 	if idle {
-		// Nobody to fan out to: move to the end without decoding what is
+		// Nobody to fan out to: move to the end without reading what is
 		// in between (a server committing thousands of events a second
-		// with no stream open should not pay for them).
-		end, err := h.seekEnd(ctx, after)
-		if err != nil {
-			return 0, err
-		}
+		// with no stream open should not pay for them): the ledger knows
+		// its last payment event's seq (an event's, so a stream that has
+		// read up to it can register).
+		end := max(after, h.outbox.End())
 		h.mu.Lock()
 		if len(h.subs) == 0 { // else a stream may hold less than end
 			h.last = max(h.last, end)

@@ -336,10 +336,21 @@ func newPaymentsListCmd() *cobra.Command {
 			}
 			defer w.close()
 			rows := []paymentSummary{}
-			for _, p := range w.x.List() {
-				rows = append(rows, paymentSummary{ID: p.ID, State: p.State, From: p.Spec.From, To: p.Spec.To, ToHolder: p.Spec.ToHolder,
-					AmountFen: p.Spec.AmountFen, DeliveredFen: p.DeliveredFen(), FeeFen: p.FeeFen(), Hops: p.Hops(),
-					Start: p.Spec.Start.Format(time.RFC3339)})
+			// Page by page: finished payments are read from the ledger.
+			for cursor := ""; ; {
+				ps, next, err := w.x.Page(cmd.Context(), cursor, payment.MaxPageScan, payment.Filter{})
+				if err != nil {
+					return err
+				}
+				for _, p := range ps {
+					rows = append(rows, paymentSummary{ID: p.ID, State: p.State, From: p.Spec.From, To: p.Spec.To, ToHolder: p.Spec.ToHolder,
+						AmountFen: p.Spec.AmountFen, DeliveredFen: p.DeliveredFen(), FeeFen: p.FeeFen(), Hops: p.Hops(),
+						Start: p.Spec.Start.Format(time.RFC3339)})
+				}
+				if next == "" {
+					break
+				}
+				cursor = next
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {

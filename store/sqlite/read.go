@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/paybridge/paybridge/ledger"
 )
@@ -72,6 +73,41 @@ func (s *Store) Records(ctx context.Context, kind string, after uint64, limit in
 		q = `SELECT seq, commit_seq, kind, key, data FROM records WHERE kind = ? AND seq > ? ORDER BY seq LIMIT ?`
 		args = []any{kind, int64(after), limit}
 	}
+	return s.queryRecords(ctx, q, args)
+}
+
+// KeyRecords returns records of kind whose key is one of keys, with Seq >
+// after. See ledger.Store.
+func (s *Store) KeyRecords(ctx context.Context, kind string, keys []string, after uint64, limit int) ([]ledger.Record, error) {
+	if s.isClosed() {
+		return nil, ledger.ErrStoreClosed
+	}
+	limit = min(max(limit, 1), ledger.MaxHistoryPage)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(keys)+3)
+	args = append(args, kind)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, int64(after), limit)
+	return s.queryRecords(ctx, keyRecordsSQL(len(keys)), args)
+}
+
+// keyRecordsSQL is KeyRecords' query for n keys. "+kind" keeps SQLite from
+// scanning records_kind for the kind: rows are found by key (records_key).
+func keyRecordsSQL(n int) string {
+	var q strings.Builder
+	q.WriteString(`SELECT seq, commit_seq, kind, key, data FROM records WHERE +kind = ? AND key IN (?`)
+	for range n - 1 {
+		q.WriteString(`,?`)
+	}
+	q.WriteString(`) AND seq > ? ORDER BY seq LIMIT ?`)
+	return q.String()
+}
+
+func (s *Store) queryRecords(ctx context.Context, q string, args []any) ([]ledger.Record, error) {
 	rows, err := s.rd.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store: records: %w", err)
@@ -93,11 +129,9 @@ func (s *Store) Records(ctx context.Context, kind string, after uint64, limit in
 	return out, nil
 }
 
-func (s *Store) isClosed() bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.w == nil
-}
+// isClosed reports whether Close has begun (without waiting for a commit
+// in flight, as taking wmu would).
+func (s *Store) isClosed() bool { return s.closed.Load() }
 
 // Load replays the journal, checking its hash chain, and visits the final
 // state: accounts in id order, transfers in Timestamp order, counters in key

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -79,6 +80,7 @@ type Store struct {
 
 	wmu          sync.Mutex // guards everything below (the writer connection and its state)
 	w            *sqlite3.Conn
+	begin, end   *sqlite3.Stmt // BEGIN IMMEDIATE and COMMIT, prepared once
 	insCommit    *sqlite3.Stmt
 	insRecord    *sqlite3.Stmt
 	upCounter    *sqlite3.Stmt
@@ -89,6 +91,7 @@ type Store struct {
 	buf          []byte
 	ix           *indexer
 	failWith     error // injected by FailCommits
+	closed       atomic.Bool
 
 	stop chan struct{}
 	done chan struct{} // closed when both background goroutines have returned
@@ -243,6 +246,8 @@ func (s *Store) prepare() error {
 		st, _, err = s.w.Prepare(q)
 		return st
 	}
+	s.begin = prep(`BEGIN IMMEDIATE`)
+	s.end = prep(`COMMIT`)
 	s.insCommit = prep(`INSERT INTO commits(seq, timestamp, hash, body) VALUES(?,?,?,?)`)
 	s.insRecord = prep(`INSERT INTO records(seq, commit_seq, kind, key, data) VALUES(?,?,?,?,?)`)
 	s.upCounter = prep(`INSERT INTO counters(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
@@ -308,7 +313,7 @@ func (s *Store) Commit(ctx context.Context, c *ledger.CommitRecord) error {
 	}
 	s.buf = encodeCommit(s.buf[:0], c)
 	hash := chainHash(s.lastHash, s.buf)
-	if err := s.w.Exec(`BEGIN IMMEDIATE`); err != nil {
+	if err := s.begin.Exec(); err != nil {
 		return fmt.Errorf("sqlite store: commit %d: begin: %w", c.Seq, err)
 	}
 	err := s.writeCommit(c, hash)
@@ -318,7 +323,7 @@ func (s *Store) Commit(ctx context.Context, c *ledger.CommitRecord) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("sqlite store: commit %d: %w", c.Seq, err), s.rollback())
 	}
-	if err := s.w.Exec(`COMMIT`); err != nil {
+	if err := s.end.Exec(); err != nil {
 		return errors.Join(fmt.Errorf("sqlite store: commit %d: %w", c.Seq, err), s.rollback())
 	}
 	s.lastSeq, s.lastHash, s.lastCommitAt = c.Seq, hash, time.Now()
@@ -390,6 +395,7 @@ func (s *Store) Close() error {
 		s.wmu.Unlock()
 		return nil
 	}
+	s.closed.Store(true)
 	close(s.stop)
 	s.wmu.Unlock()
 	<-s.done
@@ -429,7 +435,7 @@ func (s *Store) closeAll() error {
 		errs = append(errs, s.ck.Close())
 		s.ck = nil
 	}
-	for _, st := range []*sqlite3.Stmt{s.insCommit, s.insRecord, s.upCounter} {
+	for _, st := range []*sqlite3.Stmt{s.begin, s.end, s.insCommit, s.insRecord, s.upCounter} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store, reopen func(t *test
 	t.Run("CommitOrder", func(t *testing.T) { testCommitOrder(t, open(t)) })
 	t.Run("HistoryPagination", func(t *testing.T) { testHistory(t, open(t)) })
 	t.Run("Records", func(t *testing.T) { testRecords(t, open(t)) })
+	t.Run("KeyRecords", func(t *testing.T) { testKeyRecords(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open(t), reopen) })
 	t.Run("FailedCommitLeavesNothing", func(t *testing.T) { testFailedCommit(t, open(t)) })
 	t.Run("ConcurrentReads", func(t *testing.T) { testConcurrentReads(t, open(t)) })
@@ -411,6 +412,50 @@ func testRecords(t *testing.T, s ledger.Store) {
 	}
 	if none, err := s.Records(ctx, "no-such-kind", 0, 10); err != nil || len(none) != 0 {
 		t.Errorf("Records(unknown kind) = %+v, %v; want none", none, err)
+	}
+}
+
+func testKeyRecords(t *testing.T, s ledger.Store) {
+	defer closeStore(t, s)
+	cs := fixture()
+	cs = append(cs, &ledger.CommitRecord{Seq: 4, Timestamp: tsBase + 4_010, Records: []ledger.Record{
+		{Seq: 4, CommitSeq: 4, Kind: "outbox", Key: "p-2", Data: []byte("created 2")},
+		{Seq: 5, CommitSeq: 4, Kind: "outbox", Key: "p-1", Data: []byte("done")},
+		{Seq: 6, CommitSeq: 4, Kind: "outbox", Key: "p-3", Data: []byte("created 3")},
+	}})
+	commitAll(t, s, cs)
+	ctx := context.Background()
+	seqs := func(rs []ledger.Record) []uint64 {
+		out := []uint64{}
+		for _, r := range rs {
+			out = append(out, r.Seq)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		kind  string
+		keys  []string
+		after uint64
+		limit int
+		want  []uint64
+	}{
+		{"one key, every kind's record kept apart", "outbox", []string{"p-1"}, 0, 10, []uint64{1, 3, 5}},
+		{"other kind", "payment", []string{"p-1"}, 0, 10, []uint64{2}},
+		{"two keys in seq order", "outbox", []string{"p-3", "p-1"}, 0, 10, []uint64{1, 3, 5, 6}},
+		{"a key twice counts once", "outbox", []string{"p-2", "p-2"}, 0, 10, []uint64{4}},
+		{"after", "outbox", []string{"p-1"}, 3, 10, []uint64{5}},
+		{"limit", "outbox", []string{"p-1", "p-2"}, 0, 2, []uint64{1, 3}},
+		{"unknown key", "outbox", []string{"p-9"}, 0, 10, []uint64{}},
+	} {
+		got, err := s.KeyRecords(ctx, tc.kind, tc.keys, tc.after, tc.limit)
+		if err != nil || !reflect.DeepEqual(seqs(got), tc.want) {
+			t.Errorf("%s: KeyRecords(%q, %q, %d, %d) = %v, %v; want seqs %v", tc.name, tc.kind, tc.keys, tc.after, tc.limit, seqs(got), err, tc.want)
+		}
+	}
+	got, err := s.KeyRecords(ctx, "outbox", []string{"p-2"}, 0, 10)
+	if err != nil || len(got) != 1 || string(got[0].Data) != "created 2" || got[0].Key != "p-2" || got[0].CommitSeq != 4 {
+		t.Errorf("KeyRecords(p-2) = %+v, %v; want the whole record", got, err)
 	}
 }
 

@@ -157,6 +157,9 @@ func New(cfg Config) *Server {
 		s.streams = s.poller
 	}
 	s.metrics = newMetrics(cfg.Registry, s)
+	if cfg.Ledger != nil {
+		cfg.Ledger.ObserveCommits(s.metrics.commit)
+	}
 	s.sched = newScheduler(cfg.Executor, cfg.Clock, cfg.Logger, s.notify)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.pattern, s.wrap(rt)))

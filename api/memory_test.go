@@ -96,6 +96,12 @@ func TestPaymentsOutOfMemory(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(b), fmt.Sprintf(`paybridge_payments{state="completed"} %d`, n)) {
 		t.Errorf("metrics: %d, no completed count of %d", code, n)
 	}
+	// The ledger's group commits are measured: batches, transfers, time.
+	for _, name := range []string{"paybridge_ledger_commit_batches_count", "paybridge_ledger_commit_transfers_sum", "paybridge_ledger_commit_duration_seconds_bucket"} {
+		if !strings.Contains(string(b), name) || strings.Contains(string(b), name+" 0\n") {
+			t.Errorf("metrics: no %s or it is zero", name)
+		}
+	}
 }
 
 // TestWritePaymentViewSameBytes: the spliced encoding of a payment is the

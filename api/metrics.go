@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/payment"
 )
 
@@ -16,6 +17,11 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	create    prometheus.Histogram
 	createdBy *prometheus.CounterVec
+	// the ledger's group commits (ledger.Engine.ObserveCommits)
+	commitBatches   prometheus.Histogram
+	commitTransfers prometheus.Histogram
+	commitSeconds   prometheus.Histogram
+	commitFailures  prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -34,8 +40,27 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 			Name: "paybridge_payments_created_total",
 			Help: "Payments created through the API, by their state right after creation.",
 		}, []string{"state"}),
+		commitBatches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "paybridge_ledger_commit_batches",
+			Help:    "Batches (one per payment step or ledger operation) carried by each group commit of the ledger.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12), // 1 … 2048
+		}),
+		commitTransfers: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "paybridge_ledger_commit_transfers",
+			Help:    "Transfers carried by each group commit of the ledger.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14), // 1 … 8192
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "paybridge_ledger_commit_duration_seconds",
+			Help:    "Time the ledger's store took to make a group commit durable (journal write and fsync).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paybridge_ledger_commit_failures_total",
+			Help: "Group commits the ledger's store refused (the ledger stops accepting writes after one).",
+		}),
 	}
-	reg.MustRegister(m.latency, m.create, m.createdBy,
+	reg.MustRegister(m.latency, m.create, m.createdBy, m.commitBatches, m.commitTransfers, m.commitSeconds, m.commitFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paybridge_outbox_lag_events",
@@ -61,6 +86,17 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	reg.MustRegister(&stateCollector{s: s, desc: prometheus.NewDesc("paybridge_payments",
 		"Payments in the ledger by state.", []string{"state"}, nil)})
 	return m
+}
+
+// commit records one of the ledger's group commits.
+func (m *metrics) commit(c ledger.CommitStats) {
+	if c.Failed {
+		m.commitFailures.Inc()
+		return
+	}
+	m.commitBatches.Observe(float64(c.Batches))
+	m.commitTransfers.Observe(float64(c.Transfers))
+	m.commitSeconds.Observe(c.Duration.Seconds())
 }
 
 // created records a payment the API created.

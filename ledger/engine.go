@@ -66,6 +66,31 @@ type Engine struct {
 	stopTick chan struct{}
 
 	view view
+
+	// observer, if set, is told of every group commit (ObserveCommits).
+	observer atomic.Pointer[func(CommitStats)]
+}
+
+// CommitStats describes one group commit, for metrics: how much it
+// carried and how long the store took to make it durable.
+type CommitStats struct {
+	Batches   int // the submitted batches it carried
+	Transfers int
+	Records   int
+	// Duration is the real time the store's Commit took (journal write
+	// and fsync), not the engine clock's.
+	Duration time.Duration
+	Failed   bool
+}
+
+// ObserveCommits has f called after every group commit, on the committer
+// goroutine: f must be quick and must not call the engine. nil stops it.
+func (e *Engine) ObserveCommits(f func(CommitStats)) {
+	if f == nil {
+		e.observer.Store(nil)
+		return
+	}
+	e.observer.Store(&f)
 }
 
 type submission struct {
@@ -312,11 +337,17 @@ func (e *Engine) committer() {
 		g := <-e.commits
 		err := e.failedErr()
 		if err == nil && g.rec != nil {
-			if cerr := e.store.Commit(context.Background(), g.rec); cerr != nil {
+			start := time.Now()
+			cerr := e.store.Commit(context.Background(), g.rec)
+			if cerr != nil {
 				err = fmt.Errorf("%w: commit %d: %w", ErrStoreFailed, g.rec.Seq, cerr)
 				e.failed.CompareAndSwap(nil, &err)
 			} else {
 				e.view.publish(g.rec)
+			}
+			if obs := e.observer.Load(); obs != nil {
+				(*obs)(CommitStats{Batches: len(g.subs), Transfers: len(g.rec.Transfers), Records: len(g.rec.Records),
+					Duration: time.Since(start), Failed: cerr != nil})
 			}
 		}
 		seq := e.view.lastSeq()

@@ -29,6 +29,7 @@ import (
 	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/ledger"
 	"github.com/paybridge/paybridge/payment"
+	"github.com/paybridge/paybridge/risk"
 	"github.com/paybridge/paybridge/route"
 )
 
@@ -95,6 +96,12 @@ type Config struct {
 	Cases CaseStore
 	// VerifyLedger runs ledger verify for POST /v1/ledger/verify (nil: 503).
 	VerifyLedger LedgerVerifier
+	// RiskRules is the rule set the server's risk engine runs (GET
+	// /v1/risk/rules; nil: the bundled rules), RiskRulesSource where it
+	// came from ("bundled" or the file), RiskMode "on" or "off".
+	RiskRules       *risk.RuleSet
+	RiskRulesSource string
+	RiskMode        string
 	// Now is the wall clock for plan expiry (nil: time.Now).
 	Now func() time.Time
 	// MaxInFlight bounds the /v1 requests served at once (event streams

@@ -225,3 +225,15 @@ func (s *Server) resolveCase(w http.ResponseWriter, r *http.Request) error {
 	writeCase(w, c, alerts)
 	return nil
 }
+
+// getRiskRules answers GET /v1/risk/rules: the rules the server's risk
+// engine runs, compiled (as paybridge risk rules prints their source), so
+// that every decision and case can be read against them.
+func (s *Server) getRiskRules(w http.ResponseWriter, r *http.Request) error {
+	rs, src := s.cfg.RiskRules, s.cfg.RiskRulesSource
+	if rs == nil {
+		rs, src = risk.DefaultRules(), "bundled"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"risk": orDefault(s.cfg.RiskMode, "off"), "source": src, "rules": rs.Rules})
+	return nil
+}

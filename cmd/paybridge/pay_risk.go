@@ -44,15 +44,9 @@ func (r riskFlags) guard() (*liveGuard, error) {
 	default:
 		return nil, usageErrorf("--risk %q is not on or off", r.mode)
 	}
-	rs := risk.DefaultRules()
-	if r.rules != "" {
-		b, err := os.ReadFile(r.rules)
-		if err != nil {
-			return nil, usageErrorf("--risk-rules %s: %v", r.rules, errors.Unwrap(err))
-		}
-		if rs, err = risk.ParseRules(b); err != nil {
-			return nil, usageErrorf("--risk-rules %s: %v", r.rules, err)
-		}
+	rs, _, err := r.ruleSet()
+	if err != nil {
+		return nil, err
 	}
 	g := &liveGuard{eng: risk.NewEngine(rs), asked: map[string]payment.HopCheck{}, ahead: map[string]bool{}}
 	if strings.TrimSpace(r.cases) != "" {
@@ -63,6 +57,23 @@ func (r riskFlags) guard() (*liveGuard, error) {
 		g.cases = cs
 	}
 	return g, nil
+}
+
+// ruleSet returns the rules --risk-rules names (the bundled ones without
+// it) and where they came from ("bundled" or the file).
+func (r riskFlags) ruleSet() (*risk.RuleSet, string, error) {
+	if r.rules == "" {
+		return risk.DefaultRules(), "bundled", nil
+	}
+	b, err := os.ReadFile(r.rules)
+	if err != nil {
+		return nil, "", usageErrorf("--risk-rules %s: %v", r.rules, errors.Unwrap(err))
+	}
+	rs, err := risk.ParseRules(b)
+	if err != nil {
+		return nil, "", usageErrorf("--risk-rules %s: %v", r.rules, err)
+	}
+	return rs, r.rules, nil
 }
 
 // liveGuard is the inline risk guard of one paybridge process: like

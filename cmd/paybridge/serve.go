@@ -200,11 +200,16 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		mode = "manual"
 	}
 	eco := w.eco
+	riskRules, riskRulesSource, err := f.risk.ruleSet()
+	if err != nil {
+		return err
+	}
 	// One hub reads the outbox once per commit and fans the events out to
 	// every open stream (and reads nothing while no stream is open).
 	hub := stream.NewHub(payment.NewOutbox(w.led), stream.Options{})
 	srv := api.New(api.Config{Ecosystem: eco, Rules: rules, Ledger: w.led, Executor: w.x, Clock: base, ClockMode: mode,
 		Auth: keys, Keys: keys, Logger: logger, Streams: hub, Cases: sc.caseStore(), VerifyLedger: ledgerVerifier(w),
+		RiskRules: riskRules, RiskRulesSource: riskRulesSource, RiskMode: f.risk.mode,
 		Calibration: func() (any, error) { return calibrate.Run(eco) }})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	hs.RegisterOnShutdown(srv.CloseStreams)

@@ -108,6 +108,25 @@ func TestServeRiskCasesEndToEnd(t *testing.T) {
 	if mine.Family != "gather-scatter" {
 		t.Errorf("mid's case is %s, want gather-scatter", mine.Family)
 	}
+	// The rules behind it are readable: the bundled set, with --risk on,
+	// and its gather-scatter rule among them.
+	var rules struct {
+		Risk, Source string
+		Rules        []struct {
+			ID, Pattern string
+			Score       int
+		}
+	}
+	if code := s.call("GET", "/v1/risk/rules", admin, "", &rules); code != 200 || rules.Risk != "on" || rules.Source != "bundled" || len(rules.Rules) == 0 {
+		t.Fatalf("GET /v1/risk/rules: %d %+v", code, rules)
+	}
+	gather := false
+	for _, r := range rules.Rules {
+		gather = gather || (r.Pattern == "gather-scatter" && r.Score > 0)
+	}
+	if !gather {
+		t.Errorf("no gather-scatter rule among %+v", rules.Rules)
+	}
 	// A holder key for friend does not see it, mid's does but cannot resolve it.
 	var hk struct{ Key string }
 	s.call("POST", "/v1/keys", admin, `{"role":"holder","holder":"friend"}`, &hk)

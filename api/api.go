@@ -99,6 +99,10 @@ type Config struct {
 	// RiskRules is the rule set the server's risk engine runs (GET
 	// /v1/risk/rules; nil: the bundled rules), RiskRulesSource where it
 	// came from ("bundled" or the file), RiskMode "on" or "off".
+	// EcosystemChecks run after the loader's own on a file sent to POST
+	// /v1/ecosystems/validate (serve passes the calibration targets' check,
+	// as paybridge ecosystem validate runs it).
+	EcosystemChecks []ecosystem.Check
 	RiskRules       *risk.RuleSet
 	RiskRulesSource string
 	RiskMode        string

@@ -67,6 +67,7 @@ func (s *Server) routes() []routeDef {
 		{"POST /v1/keys", admin, s.createKey},
 		{"GET /v1/keys", admin, s.listKeys},
 		{"DELETE /v1/keys/{id}", admin, s.revokeKey},
+		{"POST /v1/ecosystems/validate", read, s.validateEcosystem},
 		{"GET /v1/risk/rules", read, s.getRiskRules},
 		{"GET /v1/risk/cases", read, s.listCases},
 		{"GET /v1/risk/cases/{id}", read, s.getCase},

@@ -19,6 +19,7 @@ type op struct {
 	status      string // success status
 	response    string // success schema name
 	contentType string // success media type (default application/json)
+	yamlBody    bool   // the body may also be sent as application/yaml
 	errors      []string
 }
 
@@ -89,6 +90,10 @@ var operations = []op{
 		status: "200", response: "KeyList", errors: []string{"400", "403", "503"}},
 	{pattern: "DELETE /v1/keys/{id}", summary: "Revoke a key (as paybridge keys revoke); the last active admin key is refused with 409", roles: "admin",
 		params: []param{{"id", "path", "key id (16 hex digits)", "3f2a9c01d4e5b678", true}}, status: "200", response: "KeyInfo", errors: []string{"403", "404", "409", "503"}},
+	{pattern: "POST /v1/ecosystems/validate", summary: "Check an ecosystem file with every check paybridge runs before planning (as paybridge ecosystem validate --json): 200 with ok and counts, or with every problem as file:line:column, field path and reason", roles: "every role",
+		params:  []param{{"filename", "query", "the name problem lines give the file (default ecosystem.yaml)", "", false}},
+		request: "EcosystemFile", yamlBody: true, example: map[string]any{"id": "my-world", "name": "a what-if", "currency": "CNY"},
+		status: "200", response: "Validation", errors: []string{"400", "413", "415"}},
 	{pattern: "GET /v1/risk/rules", summary: "The risk rules the server's engine runs (id, CEL expression, score, actions), whether --risk is on, and where the rules came from (as paybridge risk rules)", roles: "every role",
 		status: "200", response: "RiskRules"},
 	{pattern: "GET /v1/risk/cases", summary: "Risk cases the key sees, newest first (as paybridge risk cases --json)", roles: "admin, auditor: all; operator: cases of holders with an account at its institution; holder: own",
@@ -188,6 +193,11 @@ func schemas() map[string]any {
 			"source": map[string]any{"type": "string", "description": "bundled, or the --risk-rules file"},
 			"rules": map[string]any{"type": "array", "items": obj(map[string]any{"id": str, "description": str, "pattern": str, "expr": str, "score": integ,
 				"actions": map[string]any{"type": "array", "items": obj(map[string]any{"kind": str, "percent": integ}, "kind")}}, "id", "expr", "score", "actions")}}, "risk", "source", "rules"),
+		"EcosystemFile": map[string]any{"type": "object", "description": "an ecosystem file, fields as in the bundled worlds' YAML (docs/ecosystem.md); at most 1 MiB"},
+		"Validation": obj(map[string]any{"ok": map[string]any{"type": "boolean"},
+			"counts":   obj(map[string]any{"institutions": integ, "products": integ, "channels": integ, "rules": integ}),
+			"problems": map[string]any{"type": "array", "items": obj(map[string]any{"file": str, "line": integ, "column": integ, "path": str, "reason": str}, "reason")},
+			"omitted":  map[string]any{"type": "integer", "description": "problems found beyond those listed"}}, "ok", "problems"),
 		"CaseList": obj(map[string]any{"cases": map[string]any{"type": "array", "items": ref("Case")}, "next_cursor": str}),
 		"Alert": obj(map[string]any{"event_id": str, "time": dateTime, "holder": str, "family": str, "rule": str, "score": integ,
 			"detail": map[string]any{"type": "object", "description": "the rule match: values read, pattern and members"}}),
@@ -261,8 +271,11 @@ func openAPIDocument() []byte {
 			operation["parameters"] = ps
 		}
 		if o.request != "" {
-			operation["requestBody"] = map[string]any{"required": o.request != "Empty", "content": map[string]any{"application/json": map[string]any{
-				"schema": ref(o.request), "example": o.example}}}
+			content := map[string]any{"application/json": map[string]any{"schema": ref(o.request), "example": o.example}}
+			if o.yamlBody {
+				content["application/yaml"] = map[string]any{"schema": map[string]any{"type": "string", "description": "the same, as YAML"}}
+			}
+			operation["requestBody"] = map[string]any{"required": o.request != "Empty", "content": content}
 		}
 		paths[path][strings.ToLower(method)] = operation
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/paybridge/paybridge/calibrate"
 	"github.com/paybridge/paybridge/clock"
 	"github.com/paybridge/paybridge/compliance"
+	"github.com/paybridge/paybridge/ecosystem"
 	"github.com/paybridge/paybridge/payment"
 )
 
@@ -209,7 +210,8 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	hub := stream.NewHub(payment.NewOutbox(w.led), stream.Options{})
 	srv := api.New(api.Config{Ecosystem: eco, Rules: rules, Ledger: w.led, Executor: w.x, Clock: base, ClockMode: mode,
 		Auth: keys, Keys: keys, Logger: logger, Streams: hub, Cases: sc.caseStore(), VerifyLedger: ledgerVerifier(w),
-		RiskRules: riskRules, RiskRulesSource: riskRulesSource, RiskMode: f.risk.mode,
+		EcosystemChecks: []ecosystem.Check{calibrate.Validate},
+		RiskRules:       riskRules, RiskRulesSource: riskRulesSource, RiskMode: f.risk.mode,
 		Calibration: func() (any, error) { return calibrate.Run(eco) }})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	hs.RegisterOnShutdown(srv.CloseStreams)

@@ -127,6 +127,18 @@ func TestServeRiskCasesEndToEnd(t *testing.T) {
 	if !gather {
 		t.Errorf("no gather-scatter rule among %+v", rules.Rules)
 	}
+	// A world file is checked over the API as ecosystem validate checks it.
+	world, err := os.ReadFile("../../ecosystems/cn-facts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		OK     bool
+		Counts struct{ Channels int }
+	}
+	if code := s.call("POST", "/v1/ecosystems/validate", admin, string(world), &v, "Content-Type", "application/yaml"); code != 200 || !v.OK || v.Counts.Channels == 0 {
+		t.Errorf("POST /v1/ecosystems/validate cn-facts.yaml: %d %+v", code, v)
+	}
 	// A holder key for friend does not see it, mid's does but cannot resolve it.
 	var hk struct{ Key string }
 	s.call("POST", "/v1/keys", admin, `{"role":"holder","holder":"friend"}`, &hk)

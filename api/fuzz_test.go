@@ -31,6 +31,7 @@ func FuzzHandlers(f *testing.F) {
 	}
 	f.Add("POST", "/v1/payments?state=%zz", `{"from":1e999}`, "application/json; charset=utf-8", uint8(2))
 	f.Add("GET", "/v1/accounts/%00/..%2f", "", "", uint8(0))
+	f.Add("POST", "/v1/ecosystems/validate?filename=w.yaml", "id: x\nholders: &a [*a, {id: 1}]\nchannels: [{fee: {rate_bps: -1}}]\n", "application/yaml", uint8(0))
 	methods := []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 	f.Fuzz(func(t *testing.T, method, path, body, ctype string, who uint8) {
 		if !strings.HasPrefix(path, "/") {

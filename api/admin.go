@@ -265,32 +265,6 @@ func (s *Server) world(field, name string) (*ecosystem.Ecosystem, error) {
 	return v.(*ecosystem.Ecosystem), nil
 }
 
-// diffView is `paybridge ecosystem diff --json`'s shape.
-type diffView struct {
-	A           ecodiff.World   `json:"a"`
-	B           ecodiff.World   `json:"b"`
-	Summary     diffSummary     `json:"summary"`
-	Differences []ecodiff.Entry `json:"differences"`
-	Routes      *diffRoutes     `json:"routes,omitempty"`
-}
-
-type diffSummary struct {
-	Added   int `json:"added"`
-	Removed int `json:"removed"`
-	Changed int `json:"changed"`
-}
-
-type diffRoutes struct {
-	A worldPlan `json:"a"`
-	B worldPlan `json:"b"`
-}
-
-// worldPlan is one world's answer to the query, or why it does not fit.
-type worldPlan struct {
-	*route.Result
-	Error string `json:"error,omitempty"`
-}
-
 // diffQuery parses the optional query of GET /v1/ecosystems/diff: none when
 // from, to and amount_fen are all absent.
 func (s *Server) diffQuery(r *http.Request) (route.Query, bool, error) {
@@ -325,20 +299,20 @@ func (s *Server) diffQuery(r *http.Request) (route.Query, bool, error) {
 
 // planIn plans q in one world; a query that does not fit it is that
 // world's error (and returned, for the 400 when it fits neither).
-func planIn(eco *ecosystem.Ecosystem, q route.Query) (worldPlan, error) {
+func planIn(eco *ecosystem.Ecosystem, q route.Query) (ecodiff.WorldPlan, error) {
 	rules, err := compliance.NewChecker(eco.Rules, q.Policy)
 	if err != nil {
-		return worldPlan{}, err
+		return ecodiff.WorldPlan{}, err
 	}
 	res, err := route.Plan(eco, q, rules)
 	if err != nil {
 		var qe *route.QueryError
 		if errors.As(err, &qe) {
-			return worldPlan{Error: qe.Error()}, err
+			return ecodiff.WorldPlan{Error: qe.Error()}, err
 		}
-		return worldPlan{}, err
+		return ecodiff.WorldPlan{}, err
 	}
-	return worldPlan{Result: res}, nil
+	return ecodiff.WorldPlan{Result: res}, nil
 }
 
 func (s *Server) diffEcosystems(w http.ResponseWriter, r *http.Request) error {
@@ -355,11 +329,7 @@ func (s *Server) diffEcosystems(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := ecodiff.Compare(a, b)
-	out := diffView{A: d.A, B: d.B, Differences: d.Entries}
-	if out.Differences == nil {
-		out.Differences = []ecodiff.Entry{}
-	}
-	out.Summary.Added, out.Summary.Removed, out.Summary.Changed = d.Counts()
+	out := d.Report()
 	if hasQuery {
 		pa, errA := planIn(a, q)
 		pb, errB := planIn(b, q)
@@ -372,7 +342,7 @@ func (s *Server) diffEcosystems(w http.ResponseWriter, r *http.Request) error {
 				return e
 			}
 		}
-		out.Routes = &diffRoutes{pa, pb}
+		out.Routes = &ecodiff.Routes{A: pa, B: pb}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paybridge/paybridge/ecodiff"
 	"github.com/paybridge/paybridge/ecosystems"
 )
 
@@ -133,7 +134,7 @@ func TestEcosystemsListAndDiff(t *testing.T) {
 	if err := json.Unmarshal(b, &l); code != 200 || err != nil || len(l.Ecosystems) != len(ecosystems.Names()) || l.Default != ecosystems.Default || l.Serving != "cn-2023" {
 		t.Fatalf("%d %s", code, b)
 	}
-	var d diffView
+	var d ecodiff.Report
 	code, b = h.do("GET", "/v1/ecosystems/diff?a=cn-2023&b=cn-facts", h.admin, "")
 	if err := json.Unmarshal(b, &d); code != 200 || err != nil || d.A.ID != "cn-2023" || d.B.ID != "cn-facts" || len(d.Differences) == 0 || d.Routes != nil {
 		t.Fatalf("diff: %d %.300s", code, b)

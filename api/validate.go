@@ -25,16 +25,9 @@ var ecosystemTypes = []string{"application/yaml", "application/x-yaml", "text/ya
 // object as paybridge ecosystem validate --json.
 type validationView struct {
 	OK       bool                `json:"ok"`
-	Counts   *ecosystemCounts    `json:"counts,omitempty"`
+	Counts   *ecosystem.Counts   `json:"counts,omitempty"`
 	Problems []ecosystem.Problem `json:"problems"`
 	Omitted  int                 `json:"omitted,omitempty"`
-}
-
-type ecosystemCounts struct {
-	Institutions int `json:"institutions"`
-	Products     int `json:"products"`
-	Channels     int `json:"channels"`
-	Rules        int `json:"rules"`
 }
 
 // validateEcosystem answers POST /v1/ecosystems/validate: it loads the
@@ -73,7 +66,8 @@ func (s *Server) validateEcosystem(w http.ResponseWriter, r *http.Request) error
 	switch {
 	case err == nil:
 		out.OK = true
-		out.Counts = &ecosystemCounts{len(e.Institutions), len(e.Products), len(e.Channels), len(e.Rules)}
+		c := e.Counts()
+		out.Counts = &c
 	case errors.As(err, &ee):
 		out.Problems, out.Omitted = ee.Problems, ee.Omitted
 	default:

@@ -230,3 +230,16 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Counts is how much a world holds, as ecosystem validate reports it.
+type Counts struct {
+	Institutions int `json:"institutions"`
+	Products     int `json:"products"`
+	Channels     int `json:"channels"`
+	Rules        int `json:"rules"`
+}
+
+// Counts returns e's counts.
+func (e *Ecosystem) Counts() Counts {
+	return Counts{len(e.Institutions), len(e.Products), len(e.Channels), len(e.Rules)}
+}

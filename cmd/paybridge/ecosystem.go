@@ -78,18 +78,6 @@ func displayEcosystem(nameOrPath string) string {
 	return nameOrPath
 }
 
-// ecosystemCounts is the summary validate prints and emits as JSON.
-type ecosystemCounts struct {
-	Institutions int `json:"institutions"`
-	Products     int `json:"products"`
-	Channels     int `json:"channels"`
-	Rules        int `json:"rules"`
-}
-
-func countsOf(e *ecosystem.Ecosystem) ecosystemCounts {
-	return ecosystemCounts{len(e.Institutions), len(e.Products), len(e.Channels), len(e.Rules)}
-}
-
 func newEcosystemValidateCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -114,7 +102,7 @@ and exits 2 when the file is invalid.`,
 				if err != nil {
 					return err
 				}
-				c := countsOf(e)
+				c := e.Counts()
 				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d institutions, %d products, %d channels, %d rules\n", c.Institutions, c.Products, c.Channels, c.Rules)
 				return nil
 			}
@@ -130,14 +118,14 @@ and exits 2 when the file is invalid.`,
 func validateJSON(w io.Writer, nameOrPath string) error {
 	out := struct {
 		OK       bool                `json:"ok"`
-		Counts   *ecosystemCounts    `json:"counts,omitempty"`
+		Counts   *ecosystem.Counts   `json:"counts,omitempty"`
 		Problems []ecosystem.Problem `json:"problems"`
 	}{Problems: []ecosystem.Problem{}}
 	e, err := ecosystemRegistry.Resolve(nameOrPath)
 	var ee *ecosystem.Error
 	switch {
 	case err == nil:
-		c := countsOf(e)
+		c := e.Counts()
 		out.OK, out.Counts = true, &c
 	case errors.As(err, &ee):
 		out.Problems = ee.Problems
@@ -399,7 +387,7 @@ world's. The same --institutions and --seed give byte-identical output.
 			if err := os.WriteFile(out, data, 0o644); err != nil {
 				return usageErrorf("--out: %v", err)
 			}
-			c := countsOf(e)
+			c := e.Counts()
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d institutions, %d products, %d channels, %d rules\n", out, c.Institutions, c.Products, c.Channels, c.Rules)
 			return nil
 		},

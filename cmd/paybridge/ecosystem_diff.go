@@ -92,33 +92,6 @@ diff exits 0 when it ran, whether or not the worlds differ, and 2 on bad usage.`
 	return cmd
 }
 
-// diffOutput is what --json prints.
-type diffOutput struct {
-	A           ecodiff.World   `json:"a"`
-	B           ecodiff.World   `json:"b"`
-	Summary     diffSummary     `json:"summary"`
-	Differences []ecodiff.Entry `json:"differences"`
-	Routes      *diffRoutes     `json:"routes,omitempty"`
-}
-
-type diffSummary struct {
-	Added   int `json:"added"`
-	Removed int `json:"removed"`
-	Changed int `json:"changed"`
-}
-
-type diffRoutes struct {
-	A worldPlan `json:"a"`
-	B worldPlan `json:"b"`
-}
-
-// worldPlan is one world's answer to the query: the planner's result, or
-// why the query does not fit that world.
-type worldPlan struct {
-	*route.Result
-	Error string `json:"error,omitempty"`
-}
-
 func runEcosystemDiff(cmd *cobra.Command, f diffFlags, nameA, nameB string) error {
 	q, hasQuery, err := f.query()
 	if err != nil {
@@ -134,15 +107,14 @@ func runEcosystemDiff(cmd *cobra.Command, f diffFlags, nameA, nameB string) erro
 		return err
 	}
 	d := ecodiff.Compare(a, b)
-	out := diffOutput{A: d.A, B: d.B, Differences: d.Entries}
-	out.Summary.Added, out.Summary.Removed, out.Summary.Changed = d.Counts()
+	out := d.Report()
 	if hasQuery {
 		pa, errA := planIn(stderr, nameA, a, q)
 		pb, errB := planIn(stderr, nameB, b, q)
 		if errA != nil && errB != nil {
 			return usageErrorf("the query fits neither world: A %s: %v; B %s: %v", a.ID, routeQueryError(errA), b.ID, routeQueryError(errB))
 		}
-		out.Routes = &diffRoutes{pa, pb}
+		out.Routes = &ecodiff.Routes{A: pa, B: pb}
 	}
 	w := cmd.OutOrStdout()
 	if f.asJSON {
@@ -170,25 +142,25 @@ func (f diffFlags) query() (route.Query, bool, error) {
 
 // planIn plans q in one world, for now when q has no time; a query that does
 // not fit the world (an unknown product) is returned as the world's error.
-func planIn(stderr io.Writer, name string, eco *ecosystem.Ecosystem, q route.Query) (worldPlan, error) {
+func planIn(stderr io.Writer, name string, eco *ecosystem.Ecosystem, q route.Query) (ecodiff.WorldPlan, error) {
 	rules, err := compliance.NewChecker(eco.Rules, q.Policy)
 	if err != nil {
-		return worldPlan{}, usageErrorf("%s: rules: %s", name, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return ecodiff.WorldPlan{}, usageErrorf("%s: rules: %s", name, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	res, err := route.Plan(plannedNow(stderr, eco, q.At), q, rules)
 	if err != nil {
 		var qe *route.QueryError
 		if errors.As(err, &qe) {
-			return worldPlan{Error: routeQueryError(err).Error()}, err
+			return ecodiff.WorldPlan{Error: routeQueryError(err).Error()}, err
 		}
-		return worldPlan{}, err
+		return ecodiff.WorldPlan{}, err
 	}
-	return worldPlan{Result: res}, nil
+	return ecodiff.WorldPlan{Result: res}, nil
 }
 
 // writeDiff prints the differences for people: a header, one aligned table
 // per section, then the route comparison.
-func writeDiff(w io.Writer, out diffOutput) error {
+func writeDiff(w io.Writer, out ecodiff.Report) error {
 	ew := &diffWriter{w: w}
 	ew.printf("A: %s — %s\nB: %s — %s\n", out.A.ID, out.A.Name, out.B.ID, out.B.Name)
 	s := out.Summary
@@ -277,10 +249,10 @@ func sourceText(e ecodiff.Entry) string {
 
 // writeRouteComparison prints one summary line per world, then each world's
 // route table.
-func writeRouteComparison(ew *diffWriter, out diffOutput) {
+func writeRouteComparison(ew *diffWriter, out ecodiff.Report) {
 	plans := []struct {
 		id string
-		p  worldPlan
+		p  ecodiff.WorldPlan
 	}{{out.A.ID, out.Routes.A}, {out.B.ID, out.Routes.B}}
 	ew.printf("\nTHE QUERY IN EACH WORLD\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
